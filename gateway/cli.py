@@ -1,0 +1,95 @@
+"""The `gateway` command: serve, demo, simulate, schema."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+import uvicorn
+
+from gateway.config import Environment, Settings, load_settings, settings_from_mapping
+from gateway.errors import ConfigError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gateway", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="serve the gateway over the configured sources")
+    serve.add_argument("--config", type=Path, help="TOML config (default: $GATEWAY_CONFIG)")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    demo = sub.add_parser("demo", help="the built-in simulators plus the gateway over them")
+    demo.add_argument("--port", type=int, help="gateway port (default: $PORT or 8000)")
+    simulate = sub.add_parser("simulate", help="the built-in simulators alone")
+    simulate.add_argument("--port", type=int, default=8001)
+    sub.add_parser("schema", help="print the GraphQL SDL")
+    return parser
+
+
+def _serve(settings: Settings, host: str, port: int) -> None:
+    from gateway.app import create_app
+
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+async def _demo(port: int) -> None:
+    from gateway.app import create_app
+    from gateway.simulators import SimulatorSet, demo_config, loopback_socket
+
+    sim_sock = loopback_socket()
+    sim_url = f"http://127.0.0.1:{sim_sock.getsockname()[1]}"
+    simulators = uvicorn.Server(
+        uvicorn.Config(
+            SimulatorSet().app(), log_level="warning", lifespan="off", access_log=False
+        )
+    )
+    settings = settings_from_mapping(demo_config(sim_url))
+    gateway = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="info")
+    )
+    print(f"simulators on {sim_url}; GraphQL (and GraphiQL) on http://127.0.0.1:{port}/graphql",
+          flush=True)
+    await asyncio.gather(simulators.serve(sockets=[sim_sock]), gateway.serve())
+
+
+async def _simulate(port: int) -> None:
+    from gateway.simulators import SIMULATORS, SimulatorSet, loopback_socket
+
+    sock = loopback_socket(port)
+    for kind in SIMULATORS:
+        print(f"{kind}: http://127.0.0.1:{port}/{kind}", flush=True)
+    server = uvicorn.Server(uvicorn.Config(SimulatorSet().app(), log_level="info", lifespan="off"))
+    await server.serve(sockets=[sock])
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    # httpx logs every URL at INFO, query strings (customer emails) included.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    env = Environment()
+    try:
+        if args.command == "schema":
+            from gateway.schema.query import schema_sdl
+
+            sys.stdout.write(schema_sdl())
+        elif args.command == "serve":
+            path = args.config or env.gateway_config
+            if path is None:
+                raise ConfigError("no config: pass --config FILE or set GATEWAY_CONFIG")
+            settings = load_settings(path)
+            port = args.port if args.port is not None else (env.port or settings.server.port)
+            _serve(settings, args.host or settings.server.host, port)
+        elif args.command == "demo":
+            asyncio.run(_demo(args.port if args.port is not None else (env.port or 8000)))
+        elif args.command == "simulate":
+            asyncio.run(_simulate(args.port))
+    except ConfigError as exc:
+        print(f"gateway: config error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0

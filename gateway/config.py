@@ -1,0 +1,153 @@
+"""Settings and the TOML loader.
+
+The file's shape is public (DESIGN.md). ``${NAME}`` anywhere in a string value is read
+from the environment at load time; a bad file is one line naming the source and key.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from gateway.errors import ConfigError
+from gateway.sources.base import SourceSettings
+from gateway.sources.registry import ADAPTERS
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_SOURCE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+class ServerSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+
+
+class ApiKeySettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    key: str | None = None
+    key_sha256: str | None = Field(default=None, pattern=r"^[0-9a-fA-F]{64}$")
+    scopes: tuple[str, ...] = ()
+    sources: tuple[str, ...] | None = None
+
+    @model_validator(mode="after")
+    def _one_secret(self) -> ApiKeySettings:
+        if (self.key is None) == (self.key_sha256 is None):
+            raise ValueError("give exactly one of key and key_sha256")
+        return self
+
+
+class SecuritySettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    require_auth: bool = True
+    anonymous_scopes: tuple[str, ...] = ()
+    introspection: bool = False
+    api_keys: tuple[ApiKeySettings, ...] = ()
+
+
+class Settings(BaseModel):
+    """Everything the gateway is configured with."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    server: ServerSettings = ServerSettings()
+    sources: Mapping[str, SourceSettings] = Field(default_factory=dict)
+    security: SecuritySettings = SecuritySettings()
+
+    def secrets(self) -> list[str]:
+        values = [s for src in self.sources.values() for s in src.secrets()]
+        return values + [k.key for k in self.security.api_keys if k.key]
+
+
+class Environment(BaseSettings):
+    """What the process environment may say: where the config is, and the port."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    gateway_config: Path | None = None
+    port: int | None = Field(default=None, ge=0, le=65535)
+
+
+def _substitute(value: Any, where: str) -> Any:
+    if isinstance(value, str):
+
+        def lookup(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in os.environ:
+                raise ConfigError(f"{where}: environment variable {name} is not set")
+            return os.environ[name]
+
+        return _VAR.sub(lookup, value)
+    if isinstance(value, dict):
+        return {k: _substitute(v, f"{where}.{k}" if where else k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    return value
+
+
+def _describe(error: ValidationError, prefix: str, model: type[BaseModel]) -> str:
+    first = error.errors()[0]
+    loc = ".".join(str(p) for p in first["loc"])
+    where = f"{prefix}.{loc}" if prefix and loc else prefix or loc
+    if first["type"] == "extra_forbidden":
+        known = list(model.model_fields)
+        guess = difflib.get_close_matches(str(first["loc"][-1]), known, n=1)
+        hint = f" (did you mean '{guess[0]}'?)" if guess else ""
+        return f"{where}: unknown key{hint}"
+    if first["type"] == "missing":
+        return f"{where}: required key is missing"
+    return f"{where}: {first['msg']}"
+
+
+def settings_from_mapping(data: Mapping[str, Any]) -> Settings:
+    """Validate an already-parsed config; raises ConfigError with one line."""
+    data = _substitute(dict(data), "")
+    raw_sources = data.pop("sources", {}) or {}
+    if not isinstance(raw_sources, dict):
+        raise ConfigError("sources: must be a table of [sources.<name>] tables")
+    sources: dict[str, SourceSettings] = {}
+    for name, table in raw_sources.items():
+        where = f"sources.{name}"
+        if not _SOURCE_NAME.match(name):
+            raise ConfigError(f"{where}: a source name may hold letters, digits, '_', '.', '-'")
+        if not isinstance(table, dict):
+            raise ConfigError(f"{where}: must be a table")
+        kind = table.get("kind")
+        if kind is None:
+            raise ConfigError(f"{where}.kind: required key is missing")
+        adapter = ADAPTERS.get(str(kind))
+        if adapter is None:
+            raise ConfigError(
+                f"{where}.kind: unknown kind '{kind}' (known: {', '.join(sorted(ADAPTERS))})"
+            )
+        try:
+            sources[name] = adapter.settings.model_validate(table)
+        except ValidationError as exc:
+            raise ConfigError(_describe(exc, where, adapter.settings)) from None
+    try:
+        return Settings.model_validate({**data, "sources": sources})
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, "", Settings)) from None
+
+
+def load_settings(path: Path) -> Settings:
+    """Read and validate a TOML config file."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config file ({exc.strerror})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    return settings_from_mapping(data)

@@ -1,0 +1,203 @@
+"""Frozen dataclasses the normalizers return: the unified model, free of GraphQL."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+
+class SourceKind(enum.Enum):
+    """The backend products the gateway speaks to."""
+
+    LICENSESPRING = "licensespring"
+    ZAVEIT = "zaveit"
+    HAMGAM = "hamgam"
+    ADOBE_VIP = "adobe_vip"
+    HIGHLEVEL = "highlevel"
+
+
+class OrderStatus(enum.Enum):
+    """The unified order status; ``sourceStatus`` keeps the backend's own value."""
+
+    PENDING = "PENDING"
+    PROCESSING = "PROCESSING"
+    COMPLETED = "COMPLETED"
+    CANCELLED = "CANCELLED"
+    FAILED = "FAILED"
+    REFUNDED = "REFUNDED"
+    UNKNOWN = "UNKNOWN"
+
+
+@dataclass(frozen=True, slots=True)
+class Money:
+    amount: Decimal
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    currency: str
+    subtotal: Money | None = None
+    discount: Money | None = None
+    tax: Money | None = None
+    shipping: Money | None = None
+    total: Money | None = None
+    paid: Money | None = None
+    outstanding: Money | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    line1: str | None = None
+    line2: str | None = None
+    city: str | None = None
+    postal_code: str | None = None
+    state: str | None = None
+    country: str | None = None
+
+    def or_none(self) -> Address | None:
+        """None when the backend gave no part of the address at all."""
+        parts = (self.line1, self.line2, self.city, self.postal_code, self.state, self.country)
+        return self if any(parts) else None
+
+
+@dataclass(frozen=True, slots=True)
+class Customer:
+    """A customer as one source knows it.
+
+    ``present`` is None when the object is complete; a summary embedded in an order
+    or a list item names the schema fields it really carries, so the gateway fetches
+    the full customer only when a query asks for something else.
+    """
+
+    source: str
+    kind: SourceKind
+    source_id: str
+    email: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    name: str | None = None
+    company: str | None = None
+    phone: str | None = None
+    address: Address | None = None
+    present: frozenset[str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LicenseFeature:
+    code: str
+    name: str | None = None
+    feature_type: str | None = None
+    max_consumption: int | None = None
+    total_consumptions: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LicenseUser:
+    email: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class License:
+    source: str
+    kind: SourceKind
+    source_id: str
+    key: str | None = None
+    license_type: str | None = None
+    status: str | None = None
+    active: bool | None = None
+    enabled: bool | None = None
+    is_trial: bool | None = None
+    max_activations: int | None = None
+    times_activated: int | None = None
+    valid_until: datetime | None = None
+    maintenance_until: datetime | None = None
+    features: tuple[LicenseFeature, ...] = ()
+    users: tuple[LicenseUser, ...] = ()
+    customer: Customer | None = None
+    #: the order the licence was sold in (its global id points there)
+    order_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LineItem:
+    id: str
+    quantity: int
+    product_id: str | None = None
+    product_name: str | None = None
+    sku: str | None = None
+    unit_price: Money | None = None
+    discount: Money | None = None
+    total: Money | None = None
+    status: OrderStatus | None = None
+    subscription_id: str | None = None
+    licenses: tuple[License, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """An order as one source knows it.
+
+    ``present`` is None for a complete order (from the backend's get-order call). A
+    list summary names the schema paths it really carries (``"price.total"``); any
+    other path makes the gateway load the complete order.
+    """
+
+    source: str
+    kind: SourceKind
+    source_id: str
+    status: OrderStatus
+    number: str | None = None
+    source_status: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    is_test: bool = False
+    currency: str | None = None
+    price: Price | None = None
+    customer: Customer | None = None
+    customer_id: str | None = None
+    line_items: tuple[LineItem, ...] = ()
+    raw: Mapping[str, Any] | None = None
+    present: frozenset[str] | None = None
+
+    @property
+    def licenses(self) -> tuple[License, ...]:
+        return tuple(lic for item in self.line_items for lic in item.licenses)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderPage:
+    """One page of a backend's order list, in the backend's newest-first order."""
+
+    orders: tuple[Order, ...]
+    has_more: bool
+
+
+@dataclass(frozen=True, slots=True)
+class OrderQuery:
+    """What a list asks for, in unified terms; adapters push down what they can."""
+
+    statuses: frozenset[OrderStatus] | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    customer_ids: frozenset[str] | None = None
+
+    def matches(self, order: Order) -> bool:
+        """The exact filter, applied in the gateway whatever the backend pushed down."""
+        if self.statuses is not None and order.status not in self.statuses:
+            return False
+        if self.created_after is not None and (
+            order.created_at is None or order.created_at < self.created_after
+        ):
+            return False
+        if self.created_before is not None and (
+            order.created_at is None or order.created_at >= self.created_before
+        ):
+            return False
+        return not (self.customer_ids is not None and order.customer_id not in self.customer_ids)

@@ -1,0 +1,104 @@
+"""The gateway's exception tree, sorted by what the caller does next.
+
+Every error a client sees carries one of the public codes from DESIGN.md in
+``extensions.code``; backend errors also name the source and, where the backend sent
+one, its own code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
+VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+BAD_USER_INPUT = "BAD_USER_INPUT"
+NOT_FOUND = "NOT_FOUND"
+UNAUTHENTICATED = "UNAUTHENTICATED"
+FORBIDDEN = "FORBIDDEN"
+BACKEND_UNAVAILABLE = "BACKEND_UNAVAILABLE"
+BACKEND_TIMEOUT = "BACKEND_TIMEOUT"
+BACKEND_ERROR = "BACKEND_ERROR"
+QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
+INTERNAL = "INTERNAL"
+
+
+class GatewayError(Exception):
+    """Base of every error the gateway raises on purpose; ``code`` is public."""
+
+    code = INTERNAL
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def extensions(self) -> dict[str, Any]:
+        return {"code": self.code}
+
+
+class BadUserInput(GatewayError):
+    """The caller sent something the gateway cannot use (bad id, cursor, argument)."""
+
+    code = BAD_USER_INPUT
+
+
+class NotFound(GatewayError):
+    """The object does not exist in its source."""
+
+    code = NOT_FOUND
+
+
+class BackendError(GatewayError):
+    """A backend failed to give a usable answer; costs only the fields that needed it."""
+
+    code = BACKEND_ERROR
+    #: whether trying the same idempotent call again may succeed
+    retriable = False
+
+    def __init__(
+        self,
+        source: str,
+        message: str,
+        *,
+        backend_code: str | None = None,
+        http_status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(f"source '{source}': {message}")
+        self.source = source
+        self.backend_code = backend_code
+        self.http_status = http_status
+        self.retry_after = retry_after
+
+    def extensions(self) -> dict[str, Any]:
+        ext: dict[str, Any] = {"code": self.code, "source": self.source}
+        if self.backend_code is not None:
+            ext["backendCode"] = self.backend_code
+        if self.http_status is not None:
+            ext["httpStatus"] = self.http_status
+        return ext
+
+
+class BackendUnavailable(BackendError):
+    """Could not reach the backend, or it said it is overloaded (5xx, 429)."""
+
+    code = BACKEND_UNAVAILABLE
+    retriable = True
+
+
+class BackendTimeout(BackendError):
+    """The backend did not answer within the source's timeout."""
+
+    code = BACKEND_TIMEOUT
+    retriable = True
+
+
+class BackendRejected(BackendError):
+    """The backend refused the request (4xx: credentials, permissions, bad parameters)."""
+
+
+class BackendPayloadInvalid(BackendError):
+    """The backend answered, but not with what its API documents (not JSON, wrong shape)."""
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message is one line naming source and key."""

@@ -1,0 +1,176 @@
+"""One newest-first order list over many sources, with cursors that resume each source.
+
+Every source is paged through its own list endpoint as one or more *streams* (Adobe has a
+stream per customer). A page is a k-way merge of the streams' heads ordered by
+(createdAt desc, source, sourceId); the cursor stores, per stream, how many of that
+stream's backend items are consumed, so the next page resumes each stream where it
+stopped and never rescans from the start. Filters the backend cannot apply are applied
+here; positions count backend items, so pushing a filter down or not gives the same pages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from gateway.domain import Order, OrderQuery
+from gateway.errors import BadUserInput, GatewayError
+from gateway.sources.base import Source
+
+MAX_PAGE = 500
+DONE = -1
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICRO = datetime(1970, 1, 1, 0, 0, 0, 1, tzinfo=UTC) - _EPOCH
+
+
+def sort_key(order: Order) -> tuple[int, str, str]:
+    """Newest first; orders without a date last; ties by source name, then sourceId."""
+    micros = (
+        -((order.created_at - _EPOCH) // _MICRO) if order.created_at is not None else 1 << 62
+    )
+    return (micros, order.source, order.source_id)
+
+
+@dataclass
+class _Stream:
+    source: Source
+    name: str
+    query: OrderQuery
+    consumed: int
+    fetched: int
+    buffer: deque[tuple[int, Order]] = field(default_factory=deque)
+    exhausted: bool = False
+    failed: bool = False
+
+    @property
+    def key(self) -> str:
+        return f"{self.source.name}/{self.name}"
+
+    def position(self) -> int:
+        return DONE if self.exhausted and not self.buffer else self.consumed
+
+
+@dataclass(frozen=True)
+class Edge:
+    cursor: str
+    order: Order
+
+
+@dataclass(frozen=True)
+class Page:
+    edges: tuple[Edge, ...]
+    has_next_page: bool
+    errors: tuple[GatewayError, ...]
+
+
+class CursorCodec:
+    """Opaque cursors: positions plus the query's digest, signed so edits are caught."""
+
+    def __init__(self, secret: bytes) -> None:
+        self._secret = secret
+
+    def _mac(self, body: bytes) -> str:
+        return hmac.new(self._secret, body, hashlib.sha256).hexdigest()[:16]
+
+    def encode(self, digest: str, positions: Mapping[str, int]) -> str:
+        body = json.dumps({"q": digest, "p": positions}, separators=(",", ":")).encode()
+        return base64.urlsafe_b64encode(body + b"." + self._mac(body).encode()).decode()
+
+    def decode(self, digest: str, cursor: str) -> dict[str, int]:
+        try:
+            blob = base64.urlsafe_b64decode(cursor.encode("ascii"))
+            body, _, mac = blob.rpartition(b".")
+            if not hmac.compare_digest(mac.decode(), self._mac(body)):
+                raise ValueError("signature")
+            data = json.loads(body)
+            positions = data["p"]
+            if data["q"] != digest:
+                raise BadUserInput("the cursor belongs to another query or filter")
+            if not all(isinstance(v, int) and v >= DONE for v in positions.values()):
+                raise ValueError("positions")
+            return {str(k): int(v) for k, v in positions.items()}
+        except BadUserInput:
+            raise
+        except (ValueError, KeyError, TypeError, AttributeError, UnicodeError):
+            raise BadUserInput("not a valid cursor") from None
+
+
+def query_digest(scope: str, names: Sequence[str], query: OrderQuery) -> str:
+    described: dict[str, Any] = {
+        "scope": scope,
+        "sources": sorted(names),
+        "status": sorted(s.value for s in query.statuses) if query.statuses else None,
+        "after": query.created_after.isoformat() if query.created_after else None,
+        "before": query.created_before.isoformat() if query.created_before else None,
+        "customers": sorted(query.customer_ids) if query.customer_ids is not None else None,
+    }
+    return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def validate_first(first: int) -> None:
+    if not 1 <= first <= MAX_PAGE:
+        raise BadUserInput(f"first must be between 1 and {MAX_PAGE}, got {first}")
+
+
+async def merged_page(
+    plans: Mapping[str, tuple[Source, OrderQuery]],
+    *,
+    first: int,
+    after: str | None,
+    digest: str,
+    codec: CursorCodec,
+) -> Page:
+    """The ``first`` orders after ``after`` across every (source, per-source query) planned."""
+    validate_first(first)
+    positions = codec.decode(digest, after) if after else {}
+    streams: list[_Stream] = []
+    for source, query in plans.values():
+        for name in source.streams(query):
+            key = f"{source.name}/{name}"
+            at = positions.get(key, 0)
+            if at != DONE:
+                streams.append(_Stream(source, name, query, consumed=at, fetched=at))
+    errors: list[GatewayError] = []
+
+    async def fill(stream: _Stream, want: int) -> None:
+        while not stream.buffer and not stream.exhausted and not stream.failed:
+            try:
+                page = await stream.source.list_orders(
+                    stream.name, stream.query, stream.fetched, want
+                )
+            except GatewayError as exc:
+                stream.failed = True
+                errors.append(exc)
+                return
+            for offset, order in enumerate(page.orders, start=stream.fetched):
+                if stream.query.matches(order):
+                    stream.buffer.append((offset, order))
+            if not stream.buffer and page.orders:
+                stream.consumed = stream.fetched + len(page.orders)
+            stream.fetched += len(page.orders)
+            stream.exhausted = not page.has_more or not page.orders
+
+    await asyncio.gather(*(fill(s, first) for s in streams))
+    edges: list[Edge] = []
+    while len(edges) < first:
+        live = [s for s in streams if s.buffer]
+        if not live:
+            break
+        best = min(live, key=lambda s: sort_key(s.buffer[0][1]))
+        offset, order = best.buffer.popleft()
+        best.consumed = offset + 1
+        if not best.buffer and not best.exhausted and len(edges) + 1 < first:
+            await fill(best, first - len(edges) - 1)
+        snapshot = {s.key: s.position() for s in streams}
+        edges.append(Edge(codec.encode(digest, {**positions, **snapshot}), order))
+    has_next = any(s.buffer or not (s.exhausted or s.failed) for s in streams)
+    return Page(tuple(edges), has_next, tuple(errors))
+

@@ -1,0 +1,71 @@
+"""Per-request DataLoaders keyed by (source, id).
+
+A batch is grouped by source and each source is asked once for all its keys; a key's
+failure rejects only that key. Loaders are built per request (aiodataloader binds the
+running loop) and die with it, so nothing leaks between callers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+from aiodataloader import DataLoader
+
+from gateway.domain import Customer, Order
+from gateway.errors import NotFound
+from gateway.sources.base import Fetched, Source
+
+T = TypeVar("T")
+Key = tuple[str, str]
+
+
+def _batcher(
+    sources: Mapping[str, Source],
+    fetch: Callable[[Source, Sequence[str]], Awaitable[list[Fetched[T]]]],
+    calls: list[list[Key]],
+) -> Callable[[list[Key]], Awaitable[list[Any]]]:
+    async def load(keys: list[Key]) -> list[Any]:
+        calls.append(list(keys))
+        by_source: dict[str, list[str]] = {}
+        for source, source_id in keys:
+            by_source.setdefault(source, []).append(source_id)
+        found: dict[Key, Any] = {}
+
+        async def one(name: str, ids: list[str]) -> None:
+            source = sources.get(name)
+            if source is None:
+                for i in ids:
+                    found[(name, i)] = NotFound(f"no source named '{name}'")
+                return
+            for i, value in zip(ids, await fetch(source, ids), strict=True):
+                found[(name, i)] = value
+
+        await asyncio.gather(*(one(n, ids) for n, ids in by_source.items()))
+        return [found[k] for k in keys]
+
+    return load
+
+
+class Loaders:
+    """The loaders of one request. ``calls`` records each batch's keys (for tests)."""
+
+    def __init__(self, sources: Mapping[str, Source]) -> None:
+        self.order_calls: list[list[Key]] = []
+        self.customer_calls: list[list[Key]] = []
+        self.orders: DataLoader[Key, Order | None] = DataLoader(
+            _batcher(sources, lambda s, ids: s.get_orders(ids), self.order_calls)
+        )
+        self.customers: DataLoader[Key, Customer | None] = DataLoader(
+            _batcher(sources, lambda s, ids: s.get_customers(ids), self.customer_calls)
+        )
+
+    def remember_order(self, order: Order) -> None:
+        """A complete order from a list answer: later loads of it cost no call."""
+        if order.present is None:
+            self.orders.prime((order.source, order.source_id), order)
+
+    def remember_customer(self, customer: Customer) -> None:
+        if customer.present is None:
+            self.customers.prime((customer.source, customer.source_id), customer)

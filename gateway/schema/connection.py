@@ -1,0 +1,180 @@
+"""Relay-style order connections over the merged lister."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import TypeVar
+
+import strawberry
+from strawberry.types import Info
+from strawberry.types.unset import UnsetType
+
+from gateway import domain
+from gateway.context import RequestContext, path_of
+from gateway.errors import BadUserInput, GatewayError
+from gateway.listing import Page, merged_page, query_digest
+from gateway.schema.selection import covered, leaf_paths, under
+from gateway.schema.types import Order, OrderStatus
+from gateway.sources.base import Source
+
+T = TypeVar("T")
+
+#: Fields every order summary has, whatever its source (customer resolves on its own).
+ORDER_ALWAYS = frozenset({"id", "source", "sourceKind", "sourceId", "customer"})
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+@strawberry.type
+class OrderEdge:
+    cursor: str
+    node: Order
+
+
+@strawberry.type
+class OrderConnection:
+    edges: list[OrderEdge]
+    nodes: list[Order]
+    page_info: PageInfo
+
+
+@strawberry.input(description="Every given condition must hold. Dates: createdAfter <= t < createdBefore.")
+class OrderFilter:
+    sources: list[str] | None = strawberry.UNSET
+    status: list[OrderStatus] | None = strawberry.UNSET
+    created_after: datetime | None = strawberry.UNSET
+    created_before: datetime | None = strawberry.UNSET
+    customer_email: str | None = strawberry.UNSET
+
+
+def given(value: T | None | UnsetType) -> T | None:
+    """An optional argument's value: left out and null both mean "no condition"."""
+    return None if value is strawberry.UNSET or isinstance(value, UnsetType) else value
+
+
+def _utc(moment: datetime | None | UnsetType) -> datetime | None:
+    moment = given(moment)
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _query(f: OrderFilter | None) -> domain.OrderQuery:
+    if f is None:
+        return domain.OrderQuery()
+    statuses = given(f.status)
+    return domain.OrderQuery(
+        statuses=frozenset(statuses) if statuses else None,
+        created_after=_utc(f.created_after),
+        created_before=_utc(f.created_before),
+    )
+
+
+async def _complete(info: Info[RequestContext, None], page: Page) -> list[domain.Order]:
+    """The page's orders, loading complete ones only where a summary lacks a selected path."""
+    paths = under(leaf_paths(info.selected_fields[0].selections), "edges.node", "nodes")
+    orders = [edge.order for edge in page.edges]
+    needed = [
+        i for i, o in enumerate(orders)
+        if o.present is not None and not covered(paths, o.present | ORDER_ALWAYS)
+    ]
+    if needed:
+        loaded = await asyncio.gather(
+            *(info.context.loaders.orders.load((orders[i].source, orders[i].source_id))
+              for i in needed),
+            return_exceptions=True,
+        )
+        for i, full in zip(needed, loaded, strict=True):
+            if isinstance(full, domain.Order):
+                orders[i] = full
+            elif isinstance(full, GatewayError):
+                # The summary stays; the error says which fields could not be completed.
+                info.context.report(full, [*path_of(info), "edges", i, "node"])
+            elif isinstance(full, BaseException):
+                raise full
+    for o in orders:
+        info.context.loaders.remember_order(o)
+    return orders
+
+
+async def _connection(
+    info: Info[RequestContext, None],
+    plans: dict[str, tuple[Source, domain.OrderQuery]],
+    scope: str,
+    query: domain.OrderQuery,
+    first: int,
+    after: str | None,
+) -> OrderConnection:
+    ctx = info.context
+    digest = query_digest(scope, list(plans), query)
+    page = await merged_page(plans, first=first, after=after, digest=digest, codec=ctx.codec)
+    for error in page.errors:
+        ctx.report(error, path_of(info))
+    orders = await _complete(info, page)
+    nodes = [Order.of(o) for o in orders]
+    edges = [OrderEdge(cursor=e.cursor, node=n) for e, n in zip(page.edges, nodes, strict=True)]
+    return OrderConnection(
+        edges=edges,
+        nodes=nodes,
+        page_info=PageInfo(
+            has_next_page=page.has_next_page,
+            has_previous_page=after is not None,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else after,
+        ),
+    )
+
+
+async def all_orders(
+    info: Info[RequestContext, None], f: OrderFilter | None, first: int, after: str | None
+) -> OrderConnection:
+    ctx = info.context
+    names = list(ctx.sources)
+    wanted = given(f.sources) if f is not None else None
+    if wanted is not None:
+        unknown = sorted(set(wanted) - set(ctx.sources))
+        if unknown:
+            raise BadUserInput(f"unknown source(s): {', '.join(unknown)}")
+        names = [n for n in names if n in set(wanted)]
+    query = _query(f)
+    plans = {n: (ctx.sources[n], query) for n in names}
+    scope = "orders"
+    email = given(f.customer_email) if f is not None else None
+    if email is not None:
+        email = email.strip()
+        scope = f"orders|email={email.lower()}"
+        found = await asyncio.gather(
+            *(ctx.sources[n].find_customers(email) for n in names), return_exceptions=True
+        )
+        plans = {}
+        for name, result in zip(names, found, strict=True):
+            if isinstance(result, GatewayError):
+                ctx.report(result, path_of(info))
+            elif isinstance(result, BaseException):
+                raise result
+            elif result:
+                ids = frozenset(c.source_id for c in result)
+                plans[name] = (ctx.sources[name], replace(query, customer_ids=ids))
+                for c in result:
+                    ctx.loaders.remember_customer(c)
+    return await _connection(info, plans, scope, query, first, after)
+
+
+async def customer_orders(
+    info: Info[RequestContext, None], source: str, customer_id: str, first: int,
+    after: str | None,
+) -> OrderConnection:
+    ctx = info.context
+    query = domain.OrderQuery(customer_ids=frozenset({customer_id}))
+    plans = {source: (ctx.sources[source], query)} if source in ctx.sources else {}
+    return await _connection(
+        info, plans, f"customer|{source}|{customer_id}", query, first, after
+    )

@@ -1,0 +1,172 @@
+"""The Query type and the schema's assembly."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import (
+    DisableIntrospection,
+    ParserCache,
+    SchemaExtension,
+    ValidationCache,
+)
+from strawberry.types import Info
+
+from gateway import ids
+from gateway.context import RequestContext, path_of
+from gateway.errors import BadUserInput, GatewayError, NotFound
+from gateway.schema.connection import OrderConnection, OrderFilter, all_orders, given
+from gateway.schema.types import Customer, License, Node, Order, SourceInfo
+
+
+def _known_source(info: Info[RequestContext, None], name: str) -> bool:
+    return info.context.source(name) is not None
+
+
+async def _order(info: Info[RequestContext, None], source: str, source_id: str) -> Order | None:
+    if not _known_source(info, source):
+        info.context.report(NotFound(f"no source named '{source}'"), path_of(info))
+        return None
+    found = await info.context.loaders.orders.load((source, source_id))
+    if found is None:
+        info.context.report(
+            NotFound(f"source '{source}' has no order {source_id}"), path_of(info)
+        )
+        return None
+    return Order.of(found)
+
+
+async def _customer(
+    info: Info[RequestContext, None], source: str, source_id: str
+) -> Customer | None:
+    if not _known_source(info, source):
+        info.context.report(NotFound(f"no source named '{source}'"), path_of(info))
+        return None
+    found = await info.context.loaders.customers.load((source, source_id))
+    if found is None:
+        info.context.report(
+            NotFound(f"source '{source}' has no customer {source_id}"), path_of(info)
+        )
+        return None
+    return Customer.of(found)
+
+
+async def _license(info: Info[RequestContext, None], source: str, ref: str) -> License | None:
+    order_id, sep, license_id = ref.rpartition(":")
+    if not sep:
+        raise BadUserInput("not a valid id")
+    order = await _order(info, source, order_id)
+    if order is None:
+        return None
+    for lic in order.licenses:
+        if lic.source_id == license_id:
+            return lic
+    info.context.report(NotFound(f"source '{source}' has no licence {license_id}"), path_of(info))
+    return None
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="Any object by its global id.")
+    async def node(self, info: Info[RequestContext, None], id: strawberry.ID) -> Node | None:
+        gid = ids.decode(id)
+        if gid.type_name == "Order":
+            return await _order(info, gid.source, gid.source_id)
+        if gid.type_name == "Customer":
+            return await _customer(info, gid.source, gid.source_id)
+        return await _license(info, gid.source, gid.source_id)
+
+    @strawberry.field(description="An order by its global id.")
+    async def order(self, info: Info[RequestContext, None], id: strawberry.ID) -> Order | None:
+        gid = ids.decode(id, "Order")
+        return await _order(info, gid.source, gid.source_id)
+
+    @strawberry.field(
+        description="An order by its source's name and the backend's own id "
+        "(adobe_vip: '<customer-id>/<order-id>')."
+    )
+    async def order_by_source_id(
+        self, info: Info[RequestContext, None], source: str, source_id: str
+    ) -> Order | None:
+        if not _known_source(info, source):
+            raise BadUserInput(f"unknown source '{source}'")
+        if not source_id:
+            raise BadUserInput("sourceId must not be empty")
+        return await _order(info, source, source_id)
+
+    @strawberry.field(description="Orders of every source (or filter.sources), newest first.")
+    async def orders(
+        self,
+        info: Info[RequestContext, None],
+        filter: OrderFilter | None = strawberry.UNSET,
+        first: int | None = 50,
+        after: str | None = strawberry.UNSET,
+    ) -> OrderConnection:
+        return await all_orders(info, given(filter), 50 if first is None else first, given(after))
+
+    @strawberry.field(description="A customer by its global id.")
+    async def customer(
+        self, info: Info[RequestContext, None], id: strawberry.ID
+    ) -> Customer | None:
+        gid = ids.decode(id, "Customer")
+        return await _customer(info, gid.source, gid.source_id)
+
+    @strawberry.field(description="The customer with this email in every source (any case).")
+    async def customers_by_email(
+        self, info: Info[RequestContext, None], email: str
+    ) -> list[Customer]:
+        email = email.strip()
+        if "@" not in email:
+            raise BadUserInput("email must be an email address")
+        names = list(info.context.sources)
+        found = await asyncio.gather(
+            *(info.context.sources[n].find_customers(email) for n in names),
+            return_exceptions=True,
+        )
+        customers: list[Customer] = []
+        for result in found:
+            if isinstance(result, GatewayError):
+                info.context.report(result, path_of(info))
+            elif isinstance(result, BaseException):
+                raise result
+            else:
+                for c in result:
+                    info.context.loaders.remember_customer(c)
+                    customers.append(Customer.of(c))
+        return customers
+
+    @strawberry.field(description="The configured sources and whether each answers.")
+    def sources(self, info: Info[RequestContext, None]) -> list[SourceInfo]:
+        return [
+            SourceInfo(name=name, kind=source.kind, healthy=source.healthy)
+            for name, source in info.context.sources.items()
+        ]
+
+
+class GatewaySchema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        """Logging happens where errors are formatted: once, without payloads."""
+
+
+def build_schema(*, introspection: bool = True) -> strawberry.Schema:
+    extensions: list[type[SchemaExtension] | SchemaExtension] = [
+        ParserCache(maxsize=256),
+        ValidationCache(maxsize=256),
+    ]
+    if not introspection:
+        extensions.append(DisableIntrospection())
+    return GatewaySchema(
+        query=Query, types=[Order, Customer, License], extensions=extensions
+    )
+
+
+def schema_sdl() -> str:
+    """The SDL schema.graphql must equal."""
+    return build_schema().as_str() + "\n"
+
+
+__all__: Sequence[str] = ["build_schema", "schema_sdl"]

@@ -1,0 +1,300 @@
+"""GraphQL object types: thin views of the domain objects (DESIGN.md names)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from gateway import domain, ids
+from gateway.context import RequestContext, path_of
+from gateway.errors import NotFound
+from gateway.schema.selection import covered, leaf_paths
+
+if TYPE_CHECKING:
+    from gateway.schema.connection import OrderConnection
+
+SourceKind = strawberry.enum(domain.SourceKind, name="SourceKind")
+OrderStatus = strawberry.enum(domain.OrderStatus, name="OrderStatus")
+
+#: Fields every customer summary has, whatever its source.
+CUSTOMER_ALWAYS = frozenset({"id", "source", "sourceKind", "sourceId", "orders"})
+
+
+@strawberry.interface(description="An object with a global id, stable across restarts.")
+class Node:
+    id: strawberry.ID
+
+
+@strawberry.type(description="An exact amount: `amount` is a decimal string.")
+class Money:
+    amount: Decimal
+    currency: str
+
+    @classmethod
+    def of(cls, money: domain.Money | None) -> Money | None:
+        return None if money is None else cls(amount=money.amount, currency=money.currency)
+
+
+@strawberry.type
+class Price:
+    currency: str
+    subtotal: Money | None
+    discount: Money | None
+    tax: Money | None
+    shipping: Money | None
+    total: Money | None
+    paid: Money | None
+    outstanding: Money | None
+
+    @classmethod
+    def of(cls, price: domain.Price | None) -> Price | None:
+        if price is None:
+            return None
+        return cls(
+            currency=price.currency,
+            subtotal=Money.of(price.subtotal),
+            discount=Money.of(price.discount),
+            tax=Money.of(price.tax),
+            shipping=Money.of(price.shipping),
+            total=Money.of(price.total),
+            paid=Money.of(price.paid),
+            outstanding=Money.of(price.outstanding),
+        )
+
+
+@strawberry.type
+class Address:
+    line1: str | None
+    line2: str | None
+    city: str | None
+    postal_code: str | None
+    state: str | None
+    country: str | None
+
+    @classmethod
+    def of(cls, a: domain.Address | None) -> Address | None:
+        if a is None:
+            return None
+        return cls(line1=a.line1, line2=a.line2, city=a.city, postal_code=a.postal_code,
+                   state=a.state, country=a.country)
+
+
+@strawberry.type
+class Customer(Node):
+    id: strawberry.ID
+    source: str
+    source_kind: SourceKind
+    source_id: str
+    email: str | None
+    first_name: str | None
+    last_name: str | None
+    name: str | None
+    company: str | None
+    phone: str | None
+    address: Address | None
+
+    @strawberry.field(description="This customer's orders in its own source, newest first.")
+    async def orders(
+        self,
+        info: Info[RequestContext, None],
+        first: int | None = strawberry.UNSET,
+        after: str | None = strawberry.UNSET,
+    ) -> Annotated[OrderConnection, strawberry.lazy("gateway.schema.connection")]:
+        from gateway.schema.connection import customer_orders, given
+
+        size = given(first)
+        return await customer_orders(
+            info, self.source, self.source_id, 50 if size is None else size, given(after)
+        )
+
+    @classmethod
+    def of(cls, c: domain.Customer) -> Customer:
+        return cls(
+            id=strawberry.ID(ids.encode("Customer", c.source, c.source_id)),
+            source=c.source,
+            source_kind=c.kind,
+            source_id=c.source_id,
+            email=c.email,
+            first_name=c.first_name,
+            last_name=c.last_name,
+            name=c.name,
+            company=c.company,
+            phone=c.phone,
+            address=Address.of(c.address),
+        )
+
+
+async def resolve_customer(
+    info: Info[RequestContext, None],
+    source: str,
+    customer_id: str | None,
+    summary: domain.Customer | None,
+) -> Customer | None:
+    """The summary when it carries every selected field, else the full customer (loader)."""
+    if summary is not None and (
+        summary.present is None
+        or covered(leaf_paths(info.selected_fields[0].selections), summary.present | CUSTOMER_ALWAYS)
+    ):
+        return Customer.of(summary)
+    if customer_id is None:
+        return None
+    found = await info.context.loaders.customers.load((source, customer_id))
+    if found is None:
+        info.context.report(
+            NotFound(f"source '{source}' has no customer {customer_id}"), path_of(info)
+        )
+        return None
+    return Customer.of(found)
+
+
+@strawberry.type
+class LicenseFeature:
+    code: str
+    name: str | None
+    feature_type: str | None
+    max_consumption: int | None
+    total_consumptions: int | None
+
+
+@strawberry.type
+class LicenseUser:
+    email: str | None
+    first_name: str | None
+    last_name: str | None
+
+
+@strawberry.type
+class License(Node):
+    id: strawberry.ID
+    source: str
+    source_id: str
+    key: str | None
+    license_type: str | None
+    status: str | None
+    active: bool | None
+    enabled: bool | None
+    is_trial: bool | None
+    max_activations: int | None
+    times_activated: int | None
+    valid_until: datetime | None
+    maintenance_until: datetime | None
+    features: list[LicenseFeature]
+    users: list[LicenseUser]
+    customer: Customer | None
+
+    @classmethod
+    def of(cls, lic: domain.License, order_id: str) -> License:
+        return cls(
+            id=strawberry.ID(ids.encode("License", lic.source, f"{order_id}:{lic.source_id}")),
+            source=lic.source,
+            source_id=lic.source_id,
+            key=lic.key,
+            license_type=lic.license_type,
+            status=lic.status,
+            active=lic.active,
+            enabled=lic.enabled,
+            is_trial=lic.is_trial,
+            max_activations=lic.max_activations,
+            times_activated=lic.times_activated,
+            valid_until=lic.valid_until,
+            maintenance_until=lic.maintenance_until,
+            features=[
+                LicenseFeature(code=f.code, name=f.name, feature_type=f.feature_type,
+                               max_consumption=f.max_consumption,
+                               total_consumptions=f.total_consumptions)
+                for f in lic.features
+            ],
+            users=[LicenseUser(email=u.email, first_name=u.first_name, last_name=u.last_name)
+                   for u in lic.users],
+            customer=Customer.of(lic.customer) if lic.customer else None,
+        )
+
+
+@strawberry.type
+class LineItem:
+    id: str
+    product_id: str | None
+    product_name: str | None
+    sku: str | None
+    quantity: int
+    unit_price: Money | None
+    discount: Money | None
+    total: Money | None
+    status: OrderStatus | None
+    subscription_id: str | None
+    licenses: list[License]
+
+    @classmethod
+    def of(cls, item: domain.LineItem, order_id: str) -> LineItem:
+        return cls(
+            id=item.id,
+            product_id=item.product_id,
+            product_name=item.product_name,
+            sku=item.sku,
+            quantity=item.quantity,
+            unit_price=Money.of(item.unit_price),
+            discount=Money.of(item.discount),
+            total=Money.of(item.total),
+            status=item.status,
+            subscription_id=item.subscription_id,
+            licenses=[License.of(lic, order_id) for lic in item.licenses],
+        )
+
+
+@strawberry.type
+class Order(Node):
+    id: strawberry.ID
+    source: str
+    source_kind: SourceKind
+    source_id: str
+    number: str | None
+    status: OrderStatus
+    source_status: str | None
+    created_at: datetime | None
+    updated_at: datetime | None
+    is_test: bool
+    currency: str | None
+    price: Price | None
+    line_items: list[LineItem]
+    licenses: list[License]
+    raw: JSON | None
+    _order: strawberry.Private[domain.Order]
+
+    @strawberry.field
+    async def customer(self, info: Info[RequestContext, None]) -> Customer | None:
+        o = self._order
+        return await resolve_customer(info, o.source, o.customer_id, o.customer)
+
+    @classmethod
+    def of(cls, o: domain.Order) -> Order:
+        items = [LineItem.of(item, o.source_id) for item in o.line_items]
+        return cls(
+            id=strawberry.ID(ids.encode("Order", o.source, o.source_id)),
+            source=o.source,
+            source_kind=o.kind,
+            source_id=o.source_id,
+            number=o.number,
+            status=o.status,
+            source_status=o.source_status,
+            created_at=o.created_at,
+            updated_at=o.updated_at,
+            is_test=o.is_test,
+            currency=o.currency,
+            price=Price.of(o.price),
+            line_items=items,
+            licenses=[lic for item in items for lic in item.licenses],
+            raw=o.raw,
+            _order=o,
+        )
+
+
+@strawberry.type
+class SourceInfo:
+    name: str
+    kind: SourceKind
+    healthy: bool

@@ -1,0 +1,195 @@
+"""What every simulator shares: a request log, exact JSON, deterministic sample people.
+
+Simulators are test and demo doubles of the real APIs; they live beside the adapters but
+share only this module, never each other.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+#: The simulators' fixed "now": sample data and default date windows are relative to it.
+NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return orjson.Fragment(str(value))
+    raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+def dumps(value: Any) -> bytes:
+    """JSON with Decimals written as the exact number literals they hold."""
+    return orjson.dumps(value, default=_default)
+
+
+class JSON(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return dumps(content)
+
+
+def iso_z(moment: datetime, *, millis: bool = True) -> str:
+    text = moment.astimezone(UTC).isoformat(timespec="milliseconds" if millis else "seconds")
+    return text.replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """One request a simulator received."""
+
+    mount: str
+    method: str
+    path: str
+    params: tuple[tuple[str, str], ...]
+    headers: Mapping[str, str]
+
+    def param(self, name: str) -> str | None:
+        return next((v for k, v in self.params if k == name), None)
+
+    def params_named(self, name: str) -> list[str]:
+        return [v for k, v in self.params if k == name]
+
+
+@dataclass
+class RequestLog:
+    """Every request the simulators saw, for tests to count and inspect."""
+
+    entries: list[Recorded] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, entry: Recorded) -> None:
+        with self._lock:
+            self.entries.append(entry)
+
+    def clear(self) -> None:
+        with self._lock:
+            self.entries.clear()
+
+    def of(self, mount: str, path_prefix: str = "") -> list[Recorded]:
+        with self._lock:
+            return [e for e in self.entries if e.mount == mount and e.path.startswith(path_prefix)]
+
+
+class Logged:
+    """ASGI middleware that records each request under the simulator's mount name."""
+
+    def __init__(self, app: ASGIApp, mount: str, log: RequestLog) -> None:
+        self.app, self.mount, self.log = app, mount, log
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            root, path = scope.get("root_path", ""), scope["path"]
+            if root and path.startswith(root):
+                path = path[len(root) :]
+            query = scope.get("query_string", b"").decode("latin-1")
+            headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+            self.log.add(
+                Recorded(
+                    mount=self.mount,
+                    method=scope["method"],
+                    path=path,
+                    params=tuple(parse_qsl(query, keep_blank_values=True)),
+                    headers=headers,
+                )
+            )
+        await self.app(scope, receive, send)
+
+
+@dataclass(frozen=True)
+class Person:
+    first: str
+    last: str
+    email: str
+    company: str
+    phone: str
+    street: str
+    city: str
+    postal_code: str
+    country: str
+
+
+_FIRST = "Ava Liam Noah Emma Sara Omid Nora Ida Jonas Maja Elias Leah Ali Mina Kai Zoe".split()
+_LAST = "Berg Novak Rahimi Larsen Dubois Costa Meyer Haddad Olsen Tanaka Silva Moreau".split()
+_COMPANY = ["Fjord Labs", "Azure Kite", "Persepolis Tech", "Nordlys AS", "Blue Quay", "Orchid GmbH"]
+_CITY = [("Oslo", "0150", "NO"), ("Berlin", "10115", "DE"), ("Tehran", "1416753955", "IR"),
+         ("Austin", "78701", "US"), ("Lyon", "69001", "FR"), ("Kyoto", "600-8001", "JP")]
+
+
+def _person(rng: random.Random, index: int, domain: str) -> Person:
+    first, last = rng.choice(_FIRST), rng.choice(_LAST)
+    city, postal, country = rng.choice(_CITY)
+    return Person(
+        first=first,
+        last=last,
+        email=f"{first}.{last}{index}@{domain}".lower(),
+        company=rng.choice(_COMPANY),
+        phone=f"+47{rng.randrange(10**7, 10**8)}",
+        street=f"{rng.choice(['Main', 'Harbour', 'Elm', 'Station'])} Street {rng.randint(1, 99)}",
+        city=city,
+        postal_code=postal,
+        country=country,
+    )
+
+
+#: People who buy through several backends: the same email appears in every simulator.
+SHARED_PEOPLE: tuple[Person, ...] = tuple(
+    _person(random.Random(f"shared-{i}"), i, "example.com") for i in range(6)
+)
+
+
+def people(kind: str, count: int) -> list[Person]:
+    """The shared people followed by ``count`` people only this simulator knows."""
+    rng = random.Random(f"people-{kind}")
+    return [*SHARED_PEOPLE, *(_person(rng, i, f"{kind}.example.net") for i in range(count))]
+
+
+def created_times(kind: str, count: int) -> list[datetime]:
+    """Deterministic creation times over the two years before NOW, with some exact ties."""
+    rng = random.Random(f"times-{kind}")
+    times = [NOW - timedelta(minutes=rng.randrange(0, 2 * 365 * 24 * 60)) for _ in range(count)]
+    for i in range(0, count - 1, 9):  # ties, so ordering rules are exercised
+        times[i + 1] = times[i]
+    return times
+
+
+def demo_rng(kind: str) -> random.Random:
+    return random.Random(f"data-{kind}")
+
+
+def drf_page(
+    base_url: str, items: list[Any], *, limit: int, offset: int, **keep: Any
+) -> dict[str, Any]:
+    """A Django REST framework limit/offset page: ``{count, next, previous, results}``."""
+    from urllib.parse import urlencode
+
+    def link(at: int) -> str:
+        return f"{base_url}?{urlencode({**keep, 'limit': limit, 'offset': at})}"
+
+    end = offset + limit
+    return {
+        "count": len(items),
+        "next": link(end) if end < len(items) else None,
+        "previous": link(max(0, offset - limit)) if offset > 0 else None,
+        "results": items[offset:end],
+    }
+
+
+def int_param(value: str | None, default: int, *, low: int = 0, high: int = 10**6) -> int:
+    """A query parameter as an int; out-of-range or junk falls back like lenient APIs do."""
+    try:
+        return min(max(int(value), low), high) if value is not None else default
+    except ValueError:
+        return default

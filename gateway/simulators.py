@@ -1,0 +1,97 @@
+"""The built-in simulators of every kind, mounted on one loopback server.
+
+Each kind is mounted at ``/<kind>`` with deterministic sample data; ``demo_settings``
+points one source of each kind at it. Every request is recorded in ``log`` so tests can
+count backend calls and check the parameters the adapters sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.routing import Mount
+
+from gateway.simulation import Logged, RequestLog
+from gateway.sources.hamgam import simulator as hamgam
+from gateway.sources.licensespring import simulator as licensespring
+
+#: kind → its simulator module, and the source name the demo gives it (DESIGN.md's names)
+SIMULATORS: dict[str, tuple[ModuleType, str]] = {
+    "licensespring": (licensespring, "licensing"),
+    "hamgam": (hamgam, "eu-shop"),
+}
+
+
+@dataclass
+class SimulatorSet:
+    """All simulators with their data, as one ASGI app."""
+
+    log: RequestLog = field(default_factory=RequestLog)
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def app(self) -> Starlette:
+        routes = []
+        for kind, (module, _) in SIMULATORS.items():
+            self.data.setdefault(kind, module.sample_data())
+            routes.append(Mount(f"/{kind}", app=Logged(module.create_app(self.data[kind]), kind,
+                                                       self.log)))
+        return Starlette(routes=routes)
+
+
+def demo_config(base_url: str, kinds: list[str] | None = None) -> dict[str, Any]:
+    """The config mapping of the demo: one source per kind, open access, introspection on."""
+    sources = {
+        name: module.demo_source(f"{base_url}/{kind}")
+        for kind, (module, name) in SIMULATORS.items()
+        if kinds is None or kind in kinds
+    }
+    return {
+        "sources": sources,
+        "security": {
+            "require_auth": False,
+            "anonymous_scopes": ["orders:read", "pii:read", "raw:read"],
+            "introspection": True,
+        },
+    }
+
+
+def loopback_socket(port: int = 0) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    return sock
+
+
+class BackgroundServer:
+    """A uvicorn server on 127.0.0.1 in its own thread (tests and benchmarks)."""
+
+    def __init__(self, app: Callable[..., Any], port: int = 0) -> None:
+        self.sock = loopback_socket(port)
+        self.port: int = self.sock.getsockname()[1]
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        asyncio.run(self.server.serve(sockets=[self.sock]))
+
+    def start(self) -> BackgroundServer:
+        self.thread.start()
+        for _ in range(500):
+            if self.server.started:
+                return self
+            threading.Event().wait(0.01)
+        raise RuntimeError("the simulator server did not start")
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=5)

@@ -1,0 +1,1 @@
+"""Source adapters: one folder per backend kind, all with the same files."""

@@ -1,0 +1,83 @@
+"""What every adapter implements, and the settings every source table shares."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol, TypeAlias, TypeVar
+
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
+
+from gateway.domain import Customer, Order, OrderPage, OrderQuery, SourceKind
+
+
+class SourceSettings(BaseModel):
+    """Keys every `[sources.<name>]` table accepts; each kind adds its own."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: str
+    base_url: AnyHttpUrl
+    timeout_s: float = Field(default=10.0, gt=0, le=300)
+    max_concurrency: int = Field(default=10, ge=1, le=1000)
+    retries: int = Field(default=2, ge=0, le=10)
+    #: false: never push list filters down to the backend, filter in the gateway only
+    pushdown: bool = True
+
+    def secrets(self) -> list[str]:
+        """Credential values that must never appear in a response, error or log."""
+        return []
+
+
+# A result per requested key: the object, None when the backend says it does not
+# exist, or the exception that cost only this key.
+T = TypeVar("T")
+Fetched: TypeAlias = T | None | BaseException
+
+
+class Source(Protocol):
+    """One configured backend instance, as the loaders and the lister see it."""
+
+    name: str
+    kind: SourceKind
+
+    @property
+    def healthy(self) -> bool:
+        """False while the backend's last answer was a failure to answer."""
+        ...
+
+    async def get_orders(self, ids: Sequence[str]) -> list[Fetched[Order]]:
+        """Complete orders by the backend's own ids, one result per id."""
+        ...
+
+    async def get_customers(self, ids: Sequence[str]) -> list[Fetched[Customer]]:
+        """Complete customers by the backend's own ids, one result per id."""
+        ...
+
+    def streams(self, query: OrderQuery) -> Sequence[str]:
+        """The independently paged, newest-first order lists this source has for the
+        query (one for most kinds; one per configured customer for Adobe)."""
+        ...
+
+    async def list_orders(
+        self, stream: str, query: OrderQuery, offset: int, limit: int
+    ) -> OrderPage:
+        """Up to ``limit`` orders of one stream from ``offset``, newest first. Filters
+        may be pushed down partially; the gateway applies ``query`` exactly afterwards."""
+        ...
+
+    async def find_customers(self, email: str) -> list[Customer]:
+        """Every customer of this source whose email equals ``email``, ignoring case."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Adapter:
+    """How the registry builds one kind: its settings model and its source class."""
+
+    kind: SourceKind
+    settings: type[SourceSettings]
+    #: called as create(name, settings, transport=None) → a Source
+    create: Callable[..., Source]

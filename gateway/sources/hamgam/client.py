@@ -1,0 +1,63 @@
+"""The Hamgam shop API over httpx (BACKENDS.md, seed 002)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.domain import Customer, Order, OrderPage, OrderQuery, SourceKind
+from gateway.sources.hamgam import normalize
+from gateway.sources.hamgam.settings import HamgamSettings
+from gateway.sources.rest import RestSource, segment
+
+#: Page size the client always asks for, so any offset maps onto one page and a skip.
+PAGE_SIZE = 50
+
+
+class HamgamSource(RestSource[HamgamSettings]):
+    kind = SourceKind.HAMGAM
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Token {self.settings.token}", "Accept": "application/json"}
+
+    async def fetch_order(self, source_id: str) -> Order | None:
+        data = await self.http.get_json(f"/api/orders/{segment(source_id)}")
+        return None if data is None else normalize.order(self.name, data, self.settings.currency)
+
+    async def fetch_customer(self, source_id: str) -> Customer | None:
+        data = await self.http.get_json(f"/api/customers/{segment(source_id)}")
+        return None if data is None else normalize.customer(self.name, data)
+
+    async def fetch_list(
+        self, stream: str, query: OrderQuery, offset: int, limit: int
+    ) -> OrderPage:
+        params: dict[str, Any] = {
+            "page": offset // PAGE_SIZE + 1,
+            "page_size": PAGE_SIZE,
+            "ordering": "-created_at",
+        }
+        if self.settings.pushdown:
+            if query.customer_ids and len(query.customer_ids) == 1:
+                params["customer"] = next(iter(query.customer_ids))
+            if query.statuses is not None:
+                names = [n for n, s in normalize.STATUSES.items() if s in query.statuses]
+                if len(names) == 1:
+                    params["status"] = names[0]
+        body = await self.http.get_json("/api/orders/", params=params)
+        if body is None:  # DRF answers a page past the end with 404 "Invalid page."
+            return OrderPage((), has_more=False)
+        skip = offset % PAGE_SIZE
+        currency = self.settings.currency
+        return OrderPage(
+            tuple(normalize.order(self.name, item, currency) for item in body["results"][skip:]),
+            has_more=body.get("next") is not None,
+        )
+
+    async def fetch_customers_by_email(self, email: str) -> list[Customer]:
+        body = await self.http.get_json(
+            "/api/customers/", params={"email": email, "page_size": PAGE_SIZE}
+        )
+        return [
+            normalize.customer(self.name, item)
+            for item in body["results"]
+            if str(item.get("email") or "").lower() == email.lower()
+        ]

@@ -1,0 +1,131 @@
+"""The one HTTP seam every adapter's client goes through.
+
+Turns transport failures and error statuses into the gateway's exception tree, parses
+JSON exactly (floats as Decimal), masks credentials in anything that becomes a
+message, and bounds concurrency per source.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
+from typing import Any, TypeAlias
+
+import httpx
+
+from gateway.errors import (
+    BackendError,
+    BackendPayloadInvalid,
+    BackendRejected,
+    BackendTimeout,
+    BackendUnavailable,
+)
+from gateway.redact import SecretMasker
+
+log = logging.getLogger("gateway.backend")
+
+Params: TypeAlias = Mapping[str, str | int | Sequence[str]] | Sequence[tuple[str, str | int]]
+#: Reads a backend's error body: (backend's own code, human message).
+ErrorReader: TypeAlias = Callable[[int, Any], tuple[str | None, str]]
+
+_UNAVAILABLE = frozenset({429, 502, 503, 504})
+
+
+def parse_json(content: bytes) -> Any:
+    """JSON with every non-integer number as an exact Decimal."""
+    return json.loads(content, parse_float=Decimal)
+
+
+def read_detail_error(status: int, body: Any) -> tuple[str | None, str]:
+    """Django REST framework style: ``{"detail": "..."}`` (LicenseSpring, Hamgam)."""
+    if isinstance(body, Mapping) and isinstance(body.get("detail"), str):
+        return None, body["detail"]
+    return None, f"HTTP {status}"
+
+
+class BackendHttp:
+    """One source's shared httpx client with the gateway's error mapping."""
+
+    def __init__(
+        self,
+        *,
+        source: str,
+        client: httpx.AsyncClient,
+        masker: SecretMasker,
+        read_error: ErrorReader,
+        max_concurrency: int,
+    ) -> None:
+        self.source = source
+        self.client = client
+        self._mask = masker
+        self._read_error = read_error
+        self._slots = asyncio.Semaphore(max_concurrency)
+        #: False after a call the backend failed to answer, True again after one it did
+        self.healthy = True
+
+    async def get_json(
+        self,
+        path: str,
+        *,
+        params: Params | None = None,
+        headers: Mapping[str, str] | None = None,
+        missing: Callable[[int, Any], bool] = lambda status, body: status == 404,
+    ) -> Any | None:
+        """GET a JSON document; None when ``missing(status, body)`` says it does not exist."""
+        async with self._slots:
+            try:
+                response = await self.client.get(path, params=params, headers=headers)
+            except httpx.TimeoutException:
+                self.healthy = False
+                raise BackendTimeout(self.source, "the backend did not answer in time") from None
+            except httpx.TransportError as exc:
+                self.healthy = False
+                raise BackendUnavailable(
+                    self.source, f"cannot reach the backend ({type(exc).__name__})"
+                ) from None
+        self.healthy = response.status_code < 500
+        return self._interpret(response, missing)
+
+    def _interpret(self, response: httpx.Response, missing: Callable[[int, Any], bool]) -> Any:
+        status = response.status_code
+        body: Any
+        try:
+            body = parse_json(response.content) if response.content else None
+            parsed = True
+        except ValueError:
+            body, parsed = None, False
+        if status < 400:
+            if not parsed or body is None:
+                raise BackendPayloadInvalid(
+                    self.source, f"HTTP {status} with a body that is not JSON", http_status=status
+                )
+            return body
+        if parsed and missing(status, body):
+            return None
+        backend_code, message = self._read_error(status, body) if parsed else (None, "")
+        message = self._mask(message or f"HTTP {status}")
+        error: BackendError
+        if status in _UNAVAILABLE or status >= 500:
+            kind = BackendUnavailable if status in _UNAVAILABLE else BackendError
+            error = kind(
+                self.source,
+                f"the backend failed: HTTP {status}: {message}",
+                backend_code=backend_code,
+                http_status=status,
+            )
+        else:
+            error = BackendRejected(
+                self.source,
+                f"the backend refused the request: HTTP {status}: {message}",
+                backend_code=backend_code,
+                http_status=status,
+            )
+        log.warning("%s (path %s)", error.message, response.request.url.path)
+        raise error
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+

@@ -1,0 +1,142 @@
+"""A base for adapters over REST APIs: per-key results, bounded fan-out, shape errors.
+
+Adapters subclass it and implement only the backend-specific calls; this class turns a
+normalizer's complaint about a payload into a BACKEND_ERROR for that one object.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Sequence
+from typing import Any, ClassVar, Generic, TypeVar
+from urllib.parse import quote
+
+import httpx
+
+from gateway.domain import Customer, Order, OrderPage, OrderQuery, SourceKind
+from gateway.errors import BackendPayloadInvalid, GatewayError
+from gateway.redact import SecretMasker
+from gateway.sources.base import Fetched, SourceSettings
+from gateway.sources.http import BackendHttp, ErrorReader, read_detail_error
+from gateway.values import ValueProblem
+
+log = logging.getLogger("gateway.backend")
+
+S = TypeVar("S", bound=SourceSettings)
+T = TypeVar("T")
+
+#: What a normalizer raises when a payload is not shaped as documented.
+SHAPE_ERRORS = (ValueProblem, KeyError, TypeError, AttributeError, IndexError)
+
+
+def segment(value: str) -> str:
+    """One URL path segment: an id can never climb out of its path."""
+    return quote(value, safe="")
+
+
+class RestSource(ABC, Generic[S]):
+    """Shared mechanics of a source; see :class:`gateway.sources.base.Source`."""
+
+    kind: ClassVar[SourceKind]
+    read_error: ClassVar[ErrorReader] = staticmethod(read_detail_error)
+
+    def __init__(
+        self,
+        name: str,
+        settings: S,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.name = name
+        self.settings = settings
+        client = httpx.AsyncClient(
+            base_url=str(settings.base_url),
+            headers=self.headers(),
+            timeout=settings.timeout_s,
+            transport=transport,
+            limits=httpx.Limits(
+                max_connections=settings.max_concurrency,
+                max_keepalive_connections=settings.max_concurrency,
+            ),
+        )
+        self.http = BackendHttp(
+            source=name,
+            client=client,
+            masker=SecretMasker(settings.secrets()),
+            read_error=type(self).read_error,
+            max_concurrency=settings.max_concurrency,
+        )
+
+    # -- what each adapter provides -------------------------------------------------
+    @abstractmethod
+    def headers(self) -> dict[str, str]:
+        """Headers sent on every call (authentication, API version)."""
+
+    @abstractmethod
+    async def fetch_order(self, source_id: str) -> Order | None: ...
+
+    @abstractmethod
+    async def fetch_customer(self, source_id: str) -> Customer | None: ...
+
+    @abstractmethod
+    async def fetch_list(
+        self, stream: str, query: OrderQuery, offset: int, limit: int
+    ) -> OrderPage: ...
+
+    @abstractmethod
+    async def fetch_customers_by_email(self, email: str) -> list[Customer]: ...
+
+    def streams(self, query: OrderQuery) -> Sequence[str]:
+        return ("",)
+
+    # -- the Source protocol --------------------------------------------------------
+    @property
+    def healthy(self) -> bool:
+        return self.http.healthy
+
+    async def get_orders(self, ids: Sequence[str]) -> list[Fetched[Order]]:
+        return await asyncio.gather(*(self._one("order", i, self.fetch_order(i)) for i in ids))
+
+    async def get_customers(self, ids: Sequence[str]) -> list[Fetched[Customer]]:
+        return await asyncio.gather(
+            *(self._one("customer", i, self.fetch_customer(i)) for i in ids)
+        )
+
+    async def list_orders(
+        self, stream: str, query: OrderQuery, offset: int, limit: int
+    ) -> OrderPage:
+        return await self._shaped("order list", stream or "-", self.fetch_list(
+            stream, query, offset, limit
+        ))
+
+    async def find_customers(self, email: str) -> list[Customer]:
+        return await self._shaped("customer search", "-", self.fetch_customers_by_email(email))
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    # -- helpers ----------------------------------------------------------------------
+    async def _one(self, what: str, object_id: str, work: Awaitable[T]) -> Fetched[T]:
+        try:
+            return await self._shaped(what, object_id, work)
+        except GatewayError as exc:
+            return exc
+
+    async def _shaped(self, what: str, object_id: str, work: Awaitable[T]) -> T:
+        try:
+            return await work
+        except SHAPE_ERRORS as exc:
+            # The payload itself is not logged: it may hold personal data.
+            log.warning(
+                "source %s: %s %s does not have the documented shape: %s: %s",
+                self.name, what, object_id, type(exc).__name__, exc,
+            )
+            raise BackendPayloadInvalid(
+                self.name, f"the {what} {object_id} does not have the documented shape"
+            ) from None
+
+    def payload_query(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Drops unset parameters so requests carry only what the caller asked for."""
+        return {k: v for k, v in params.items() if v is not None}

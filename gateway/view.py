@@ -1,0 +1,158 @@
+"""GraphQL over HTTP: Strawberry's view with the gateway's error codes and encoding.
+
+Every error carries ``extensions.code``; unexpected exceptions become INTERNAL with a
+request id and no details (the log has them). Malformed HTTP requests get a GraphQL
+error body, never a plain-text page. ``application/graphql-response+json`` is answered
+as the GraphQL-over-HTTP spec says (4xx when there is no data).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from decimal import Decimal
+from typing import Any
+
+import orjson
+from graphql import GraphQLError
+from graphql.error import GraphQLSyntaxError
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
+from cross_web import HTTPException
+from strawberry.types import ExecutionResult
+
+from gateway import errors
+from gateway.context import RequestContext
+from gateway.listing import CursorCodec
+from gateway.loaders import Loaders
+
+log = logging.getLogger("gateway.graphql")
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return orjson.Fragment(str(value))
+    raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+def dumps(value: Any) -> bytes:
+    """JSON with Decimals as exact number literals (raw payloads keep what they said)."""
+    return orjson.dumps(value, default=_default)
+
+
+def format_error(error: GraphQLError, request_id: str) -> dict[str, Any]:
+    """The client's view of one error: message, locations, path and ``extensions.code``."""
+    original = error.original_error
+    out: dict[str, Any] = {"message": error.message}
+    if error.locations:
+        out["locations"] = [{"line": loc.line, "column": loc.column} for loc in error.locations]
+    if error.path:
+        out["path"] = list(error.path)
+    if isinstance(original, errors.GatewayError):
+        out["message"] = original.message
+        out["extensions"] = original.extensions()
+    elif original is not None and not isinstance(original, GraphQLError):
+        log.error("unexpected error (request %s)", request_id, exc_info=original)
+        out["message"] = f"internal error (request id {request_id})"
+        out["extensions"] = {"code": errors.INTERNAL, "requestId": request_id}
+    else:
+        out["extensions"] = {"code": _classify(error)}
+    return out
+
+
+def _classify(error: GraphQLError) -> str:
+    if isinstance(error, GraphQLSyntaxError) or error.message.startswith("Syntax Error"):
+        return errors.PARSE_FAILED
+    if error.message.startswith("Variable '$") or error.path:
+        return errors.BAD_USER_INPUT
+    return errors.VALIDATION_FAILED
+
+
+class GraphQLResponse(Response):
+    """A sub-response that remembers what the client accepts."""
+
+    wants_graphql_response = False
+
+
+class GatewayView(GraphQL[RequestContext, None]):
+    def __init__(self, *args: Any, cursor_secret: bytes, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._codec = CursorCodec(cursor_secret)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        try:
+            response = await self.run(request)
+        except HTTPException as exc:
+            response = self._http_error(request, exc)
+        await response(scope, receive, send)
+
+    def _http_error(self, request: Request, exc: HTTPException) -> Response:
+        code = errors.PARSE_FAILED if "JSON" in exc.reason else errors.BAD_USER_INPUT
+        headers = {"Allow": "GET, POST"} if exc.status_code == 405 else None
+        body = {"errors": [{"message": exc.reason, "extensions": {"code": code}}]}
+        media = GRAPHQL_RESPONSE if _accepts_graphql_response(request) else "application/json"
+        return Response(dumps(body), exc.status_code, headers=headers, media_type=media)
+
+    async def get_sub_response(self, request: Request) -> Response:
+        sub = GraphQLResponse()
+        sub.status_code = None  # type: ignore[assignment]
+        del sub.headers["content-length"]
+        sub.wants_graphql_response = _accepts_graphql_response(request)
+        return sub
+
+    async def get_context(self, request: Request, response: Any) -> RequestContext:  # type: ignore[override]
+        ctx = RequestContext(
+            request=request,
+            sources=request.app.state.sources,
+            codec=self._codec,
+            loaders=Loaders(request.app.state.sources),
+        )
+        request.state.graphql_context = ctx
+        return ctx
+
+    async def process_result(  # type: ignore[override]
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex[:16]
+        ctx: RequestContext | None = getattr(request.state, "graphql_context", None)
+        all_errors = list(result.errors or [])
+        if ctx is not None:
+            all_errors += ctx.partial_errors
+        data: GraphQLHTTPResponse = {"data": result.data}
+        if result.data is None and result.errors and not _executed(result.errors):
+            data = {}  # a request error: the spec says no "data" key
+        if all_errors:
+            data["errors"] = [format_error(e, request_id) for e in all_errors]
+        return data
+
+    def encode_json(self, data: object) -> bytes:  # type: ignore[override]
+        return dumps(data)
+
+    def create_response(
+        self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Response
+    ) -> Response:
+        response = super().create_response(response_data, sub_response)
+        if isinstance(sub_response, GraphQLResponse) and sub_response.wants_graphql_response:
+            response.headers["content-type"] = GRAPHQL_RESPONSE
+            if isinstance(response_data, dict) and "data" not in response_data:
+                response.status_code = 400
+        return response
+
+
+def _executed(errs: list[GraphQLError]) -> bool:
+    """Errors from execution (with a path or an original error) rather than the request."""
+    return any(e.path or (e.original_error and not isinstance(e.original_error, GraphQLError))
+               for e in errs)
+
+
+def _accepts_graphql_response(request: Request) -> bool:
+    return GRAPHQL_RESPONSE in request.headers.get("accept", "")
