@@ -42,16 +42,16 @@ async def _demo(port: int) -> None:
     sim_sock = loopback_socket()
     sim_url = f"http://127.0.0.1:{sim_sock.getsockname()[1]}"
     simulators = uvicorn.Server(
-        uvicorn.Config(
-            SimulatorSet().app(), log_level="warning", lifespan="off", access_log=False
-        )
+        uvicorn.Config(SimulatorSet().app(), log_level="warning", lifespan="off", access_log=False)
     )
     settings = settings_from_mapping(demo_config(sim_url))
     gateway = uvicorn.Server(
         uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="info")
     )
-    print(f"simulators on {sim_url}; GraphQL (and GraphiQL) on http://127.0.0.1:{port}/graphql",
-          flush=True)
+    print(
+        f"simulators on {sim_url}; GraphQL (and GraphiQL) on http://127.0.0.1:{port}/graphql",
+        flush=True,
+    )
     await asyncio.gather(simulators.serve(sockets=[sim_sock]), gateway.serve())
 
 

@@ -111,9 +111,9 @@ def _describe(error: ValidationError, prefix: str, model: type[BaseModel]) -> st
     return f"{where}: {first['msg']}"
 
 
-def settings_from_mapping(data: Mapping[str, Any]) -> Settings:
+def settings_from_mapping(mapping: Mapping[str, Any]) -> Settings:
     """Validate an already-parsed config; raises ConfigError with one line."""
-    data = _substitute(dict(data), "")
+    data: dict[str, Any] = _substitute(dict(mapping), "")
     raw_sources = data.pop("sources", {}) or {}
     if not isinstance(raw_sources, dict):
         raise ConfigError("sources: must be a table of [sources.<name>] tables")

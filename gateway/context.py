@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from graphql import GraphQLError
-from starlette.requests import Request
+from starlette.requests import HTTPConnection
 
 from gateway.errors import GatewayError
 from gateway.listing import CursorCodec
@@ -17,7 +17,7 @@ from gateway.sources.base import Source
 
 @dataclass
 class RequestContext:
-    request: Request
+    request: HTTPConnection
     sources: Mapping[str, Source]
     codec: CursorCodec
     loaders: Loaders

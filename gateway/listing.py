@@ -33,9 +33,7 @@ _MICRO = datetime(1970, 1, 1, 0, 0, 0, 1, tzinfo=UTC) - _EPOCH
 
 def sort_key(order: Order) -> tuple[int, str, str]:
     """Newest first; orders without a date last; ties by source name, then sourceId."""
-    micros = (
-        -((order.created_at - _EPOCH) // _MICRO) if order.created_at is not None else 1 << 62
-    )
+    micros = -((order.created_at - _EPOCH) // _MICRO) if order.created_at is not None else 1 << 62
     return (micros, order.source, order.source_id)
 
 
@@ -173,4 +171,3 @@ async def merged_page(
         edges.append(Edge(codec.encode(digest, {**positions, **snapshot}), order))
     has_next = any(s.buffer or not (s.exhausted or s.failed) for s in streams)
     return Page(tuple(edges), has_next, tuple(errors))
-

@@ -8,7 +8,7 @@ running loop) and die with it, so nothing leaks between callers.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import Any, TypeVar
 
 from aiodataloader import DataLoader
@@ -25,7 +25,7 @@ def _batcher(
     sources: Mapping[str, Source],
     fetch: Callable[[Source, Sequence[str]], Awaitable[list[Fetched[T]]]],
     calls: list[list[Key]],
-) -> Callable[[list[Key]], Awaitable[list[Any]]]:
+) -> Callable[[list[Key]], Coroutine[Any, Any, list[Any]]]:
     async def load(keys: list[Key]) -> list[Any]:
         calls.append(list(keys))
         by_source: dict[str, list[str]] = {}

@@ -31,9 +31,7 @@ SECRET_KEYS = frozenset(
 def scrub_payload(value: Any) -> Any:
     """A copy of a JSON value without any key on the redaction list."""
     if isinstance(value, Mapping):
-        return {
-            k: scrub_payload(v) for k, v in value.items() if str(k).lower() not in SECRET_KEYS
-        }
+        return {k: scrub_payload(v) for k, v in value.items() if str(k).lower() not in SECRET_KEYS}
     if isinstance(value, list):
         return [scrub_payload(v) for v in value]
     return value

@@ -95,7 +95,9 @@ class Logged:
             if root and path.startswith(root):
                 path = path[len(root) :]
             query = scope.get("query_string", b"").decode("latin-1")
-            headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+            headers = {
+                k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]
+            }
             self.log.add(
                 Recorded(
                     mount=self.mount,
@@ -121,11 +123,47 @@ class Person:
     country: str
 
 
-_FIRST = "Ava Liam Noah Emma Sara Omid Nora Ida Jonas Maja Elias Leah Ali Mina Kai Zoe".split()
-_LAST = "Berg Novak Rahimi Larsen Dubois Costa Meyer Haddad Olsen Tanaka Silva Moreau".split()
+_FIRST = [
+    "Ava",
+    "Liam",
+    "Noah",
+    "Emma",
+    "Sara",
+    "Omid",
+    "Nora",
+    "Ida",
+    "Jonas",
+    "Maja",
+    "Elias",
+    "Leah",
+    "Ali",
+    "Mina",
+    "Kai",
+    "Zoe",
+]
+_LAST = [
+    "Berg",
+    "Novak",
+    "Rahimi",
+    "Larsen",
+    "Dubois",
+    "Costa",
+    "Meyer",
+    "Haddad",
+    "Olsen",
+    "Tanaka",
+    "Silva",
+    "Moreau",
+]
 _COMPANY = ["Fjord Labs", "Azure Kite", "Persepolis Tech", "Nordlys AS", "Blue Quay", "Orchid GmbH"]
-_CITY = [("Oslo", "0150", "NO"), ("Berlin", "10115", "DE"), ("Tehran", "1416753955", "IR"),
-         ("Austin", "78701", "US"), ("Lyon", "69001", "FR"), ("Kyoto", "600-8001", "JP")]
+_CITY = [
+    ("Oslo", "0150", "NO"),
+    ("Berlin", "10115", "DE"),
+    ("Tehran", "1416753955", "IR"),
+    ("Austin", "78701", "US"),
+    ("Lyon", "69001", "FR"),
+    ("Kyoto", "600-8001", "JP"),
+]
 
 
 def _person(rng: random.Random, index: int, domain: str) -> Person:

@@ -20,13 +20,19 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from gateway.simulation import Logged, RequestLog
+from gateway.sources.adobe_vip import simulator as adobe_vip
 from gateway.sources.hamgam import simulator as hamgam
+from gateway.sources.highlevel import simulator as highlevel
 from gateway.sources.licensespring import simulator as licensespring
+from gateway.sources.zaveit import simulator as zaveit
 
 #: kind → its simulator module, and the source name the demo gives it (DESIGN.md's names)
 SIMULATORS: dict[str, tuple[ModuleType, str]] = {
     "licensespring": (licensespring, "licensing"),
+    "zaveit": (zaveit, "reseller"),
     "hamgam": (hamgam, "eu-shop"),
+    "adobe_vip": (adobe_vip, "adobe"),
+    "highlevel": (highlevel, "hl-main"),
 }
 
 
@@ -41,8 +47,9 @@ class SimulatorSet:
         routes = []
         for kind, (module, _) in SIMULATORS.items():
             self.data.setdefault(kind, module.sample_data())
-            routes.append(Mount(f"/{kind}", app=Logged(module.create_app(self.data[kind]), kind,
-                                                       self.log)))
+            routes.append(
+                Mount(f"/{kind}", app=Logged(module.create_app(self.data[kind]), kind, self.log))
+            )
         return Starlette(routes=routes)
 
 

@@ -9,12 +9,13 @@ from typing import Any
 from gateway.domain import Money
 
 # ISO 4217 minor-unit exponents that differ from the common 2.
+_ZERO = ("BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI")
+_ZERO_MORE = ("VND", "VUV", "XAF", "XOF", "XPF")
+_THREE = ("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND")
 _EXPONENTS: dict[str, int] = {
-    **dict.fromkeys(
-        "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF".split(), 0
-    ),
-    **dict.fromkeys("BHD IQD JOD KWD LYD OMR TND".split(), 3),
-    **dict.fromkeys("CLF UYW".split(), 4),
+    **dict.fromkeys(_ZERO + _ZERO_MORE, 0),
+    **dict.fromkeys(_THREE, 3),
+    **dict.fromkeys(("CLF", "UYW"), 4),
 }
 
 
@@ -110,7 +111,7 @@ def boolean(value: Any) -> bool | None:
     if isinstance(value, bool):
         return value
     if value in ("true", "false"):
-        return value == "true"
+        return bool(value == "true")
     raise ValueProblem(f"expected a boolean, got {value!r}")
 
 

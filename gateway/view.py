@@ -14,14 +14,15 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
+from cross_web import HTTPException
 from graphql import GraphQLError
 from graphql.error import GraphQLSyntaxError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
-from cross_web import HTTPException
 from strawberry.types import ExecutionResult
 
 from gateway import errors
@@ -102,14 +103,16 @@ class GatewayView(GraphQL[RequestContext, None]):
         media = GRAPHQL_RESPONSE if _accepts_graphql_response(request) else "application/json"
         return Response(dumps(body), exc.status_code, headers=headers, media_type=media)
 
-    async def get_sub_response(self, request: Request) -> Response:
+    async def get_sub_response(self, request: Request | WebSocket) -> Response:
         sub = GraphQLResponse()
         sub.status_code = None  # type: ignore[assignment]
         del sub.headers["content-length"]
-        sub.wants_graphql_response = _accepts_graphql_response(request)
+        sub.wants_graphql_response = isinstance(request, Request) and _accepts_graphql_response(
+            request
+        )
         return sub
 
-    async def get_context(self, request: Request, response: Any) -> RequestContext:  # type: ignore[override]
+    async def get_context(self, request: Request | WebSocket, response: Any) -> RequestContext:
         ctx = RequestContext(
             request=request,
             sources=request.app.state.sources,
@@ -119,7 +122,7 @@ class GatewayView(GraphQL[RequestContext, None]):
         request.state.graphql_context = ctx
         return ctx
 
-    async def process_result(  # type: ignore[override]
+    async def process_result(
         self, request: Request, result: ExecutionResult
     ) -> GraphQLHTTPResponse:
         request_id = request.headers.get("x-request-id") or uuid.uuid4().hex[:16]
@@ -134,7 +137,7 @@ class GatewayView(GraphQL[RequestContext, None]):
             data["errors"] = [format_error(e, request_id) for e in all_errors]
         return data
 
-    def encode_json(self, data: object) -> bytes:  # type: ignore[override]
+    def encode_json(self, data: object) -> bytes:
         return dumps(data)
 
     def create_response(
@@ -150,8 +153,10 @@ class GatewayView(GraphQL[RequestContext, None]):
 
 def _executed(errs: list[GraphQLError]) -> bool:
     """Errors from execution (with a path or an original error) rather than the request."""
-    return any(e.path or (e.original_error and not isinstance(e.original_error, GraphQLError))
-               for e in errs)
+    return any(
+        e.path or (e.original_error and not isinstance(e.original_error, GraphQLError))
+        for e in errs
+    )
 
 
 def _accepts_graphql_response(request: Request) -> bool:

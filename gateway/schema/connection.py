@@ -46,7 +46,9 @@ class OrderConnection:
     page_info: PageInfo
 
 
-@strawberry.input(description="Every given condition must hold. Dates: createdAfter <= t < createdBefore.")
+@strawberry.input(
+    description="Every given condition must hold. Dates: createdAfter <= t < createdBefore."
+)
 class OrderFilter:
     sources: list[str] | None = strawberry.UNSET
     status: list[OrderStatus] | None = strawberry.UNSET
@@ -55,12 +57,12 @@ class OrderFilter:
     customer_email: str | None = strawberry.UNSET
 
 
-def given(value: T | None | UnsetType) -> T | None:
+def given(value: T | UnsetType | None) -> T | None:
     """An optional argument's value: left out and null both mean "no condition"."""
     return None if value is strawberry.UNSET or isinstance(value, UnsetType) else value
 
 
-def _utc(moment: datetime | None | UnsetType) -> datetime | None:
+def _utc(moment: datetime | UnsetType | None) -> datetime | None:
     moment = given(moment)
     if moment is None:
         return None
@@ -83,13 +85,16 @@ async def _complete(info: Info[RequestContext, None], page: Page) -> list[domain
     paths = under(leaf_paths(info.selected_fields[0].selections), "edges.node", "nodes")
     orders = [edge.order for edge in page.edges]
     needed = [
-        i for i, o in enumerate(orders)
+        i
+        for i, o in enumerate(orders)
         if o.present is not None and not covered(paths, o.present | ORDER_ALWAYS)
     ]
     if needed:
         loaded = await asyncio.gather(
-            *(info.context.loaders.orders.load((orders[i].source, orders[i].source_id))
-              for i in needed),
+            *(
+                info.context.loaders.orders.load((orders[i].source, orders[i].source_id))
+                for i in needed
+            ),
             return_exceptions=True,
         )
         for i, full in zip(needed, loaded, strict=True):
@@ -169,12 +174,13 @@ async def all_orders(
 
 
 async def customer_orders(
-    info: Info[RequestContext, None], source: str, customer_id: str, first: int,
+    info: Info[RequestContext, None],
+    source: str,
+    customer_id: str,
+    first: int,
     after: str | None,
 ) -> OrderConnection:
     ctx = info.context
     query = domain.OrderQuery(customer_ids=frozenset({customer_id}))
     plans = {source: (ctx.sources[source], query)} if source in ctx.sources else {}
-    return await _connection(
-        info, plans, f"customer|{source}|{customer_id}", query, first, after
-    )
+    return await _connection(info, plans, f"customer|{source}|{customer_id}", query, first, after)

@@ -11,7 +11,6 @@ from graphql import GraphQLError
 from strawberry.extensions import (
     DisableIntrospection,
     ParserCache,
-    SchemaExtension,
     ValidationCache,
 )
 from strawberry.types import Info
@@ -33,9 +32,7 @@ async def _order(info: Info[RequestContext, None], source: str, source_id: str) 
         return None
     found = await info.context.loaders.orders.load((source, source_id))
     if found is None:
-        info.context.report(
-            NotFound(f"source '{source}' has no order {source_id}"), path_of(info)
-        )
+        info.context.report(NotFound(f"source '{source}' has no order {source_id}"), path_of(info))
         return None
     return Order.of(found)
 
@@ -153,15 +150,13 @@ class GatewaySchema(strawberry.Schema):
 
 
 def build_schema(*, introspection: bool = True) -> strawberry.Schema:
-    extensions: list[type[SchemaExtension] | SchemaExtension] = [
+    extensions: list[Any] = [
         ParserCache(maxsize=256),
         ValidationCache(maxsize=256),
     ]
     if not introspection:
         extensions.append(DisableIntrospection())
-    return GatewaySchema(
-        query=Query, types=[Order, Customer, License], extensions=extensions
-    )
+    return GatewaySchema(query=Query, types=[Order, Customer, License], extensions=extensions)
 
 
 def schema_sdl() -> str:

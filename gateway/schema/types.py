@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, cast
 
 import strawberry
 from strawberry.scalars import JSON
@@ -18,8 +18,11 @@ from gateway.schema.selection import covered, leaf_paths
 if TYPE_CHECKING:
     from gateway.schema.connection import OrderConnection
 
-SourceKind = strawberry.enum(domain.SourceKind, name="SourceKind")
-OrderStatus = strawberry.enum(domain.OrderStatus, name="OrderStatus")
+# Registered in place: the domain enums are the GraphQL enums (member names are public).
+strawberry.enum(domain.SourceKind, name="SourceKind")
+strawberry.enum(domain.OrderStatus, name="OrderStatus")
+SourceKind = domain.SourceKind
+OrderStatus = domain.OrderStatus
 
 #: Fields every customer summary has, whatever its source.
 CUSTOMER_ALWAYS = frozenset({"id", "source", "sourceKind", "sourceId", "orders"})
@@ -80,8 +83,14 @@ class Address:
     def of(cls, a: domain.Address | None) -> Address | None:
         if a is None:
             return None
-        return cls(line1=a.line1, line2=a.line2, city=a.city, postal_code=a.postal_code,
-                   state=a.state, country=a.country)
+        return cls(
+            line1=a.line1,
+            line2=a.line2,
+            city=a.city,
+            postal_code=a.postal_code,
+            state=a.state,
+            country=a.country,
+        )
 
 
 @strawberry.type
@@ -138,7 +147,9 @@ async def resolve_customer(
     """The summary when it carries every selected field, else the full customer (loader)."""
     if summary is not None and (
         summary.present is None
-        or covered(leaf_paths(info.selected_fields[0].selections), summary.present | CUSTOMER_ALWAYS)
+        or covered(
+            leaf_paths(info.selected_fields[0].selections), summary.present | CUSTOMER_ALWAYS
+        )
     ):
         return Customer.of(summary)
     if customer_id is None:
@@ -204,13 +215,19 @@ class License(Node):
             valid_until=lic.valid_until,
             maintenance_until=lic.maintenance_until,
             features=[
-                LicenseFeature(code=f.code, name=f.name, feature_type=f.feature_type,
-                               max_consumption=f.max_consumption,
-                               total_consumptions=f.total_consumptions)
+                LicenseFeature(
+                    code=f.code,
+                    name=f.name,
+                    feature_type=f.feature_type,
+                    max_consumption=f.max_consumption,
+                    total_consumptions=f.total_consumptions,
+                )
                 for f in lic.features
             ],
-            users=[LicenseUser(email=u.email, first_name=u.first_name, last_name=u.last_name)
-                   for u in lic.users],
+            users=[
+                LicenseUser(email=u.email, first_name=u.first_name, last_name=u.last_name)
+                for u in lic.users
+            ],
             customer=Customer.of(lic.customer) if lic.customer else None,
         )
 
@@ -288,7 +305,7 @@ class Order(Node):
             price=Price.of(o.price),
             line_items=items,
             licenses=[lic for item in items for lic in item.licenses],
-            raw=o.raw,
+            raw=cast(JSON, o.raw),
             _order=o,
         )
 

@@ -32,14 +32,17 @@ class SourceSettings(BaseModel):
 # A result per requested key: the object, None when the backend says it does not
 # exist, or the exception that cost only this key.
 T = TypeVar("T")
-Fetched: TypeAlias = T | None | BaseException
+Fetched: TypeAlias = T | BaseException | None
 
 
 class Source(Protocol):
     """One configured backend instance, as the loaders and the lister see it."""
 
-    name: str
-    kind: SourceKind
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def kind(self) -> SourceKind: ...
 
     @property
     def healthy(self) -> bool:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, cast
 
 import httpx
 
@@ -27,7 +27,7 @@ from gateway.redact import SecretMasker
 
 log = logging.getLogger("gateway.backend")
 
-Params: TypeAlias = Mapping[str, str | int | Sequence[str]] | Sequence[tuple[str, str | int]]
+Params: TypeAlias = Mapping[str, str | int] | list[tuple[str, str | int]]
 #: Reads a backend's error body: (backend's own code, human message).
 ErrorReader: TypeAlias = Callable[[int, Any], tuple[str | None, str]]
 
@@ -57,8 +57,10 @@ class BackendHttp:
         masker: SecretMasker,
         read_error: ErrorReader,
         max_concurrency: int,
+        attempt_headers: Callable[[], dict[str, str]] = dict,
     ) -> None:
         self.source = source
+        self.attempt_headers = attempt_headers
         self.client = client
         self._mask = masker
         self._read_error = read_error
@@ -73,11 +75,16 @@ class BackendHttp:
         params: Params | None = None,
         headers: Mapping[str, str] | None = None,
         missing: Callable[[int, Any], bool] = lambda status, body: status == 404,
-    ) -> Any | None:
-        """GET a JSON document; None when ``missing(status, body)`` says it does not exist."""
+    ) -> Any:
+        """GET a JSON document; None when ``missing(status, body)`` says it does not exist.
+
+        ``headers`` belong to the logical call and are the same on every attempt;
+        ``attempt_headers`` (set per source) are made anew for each attempt.
+        """
         async with self._slots:
             try:
-                response = await self.client.get(path, params=params, headers=headers)
+                sent = {**(headers or {}), **self.attempt_headers()}
+                response = await self.client.get(path, params=cast(Any, params), headers=sent)
             except httpx.TimeoutException:
                 self.healthy = False
                 raise BackendTimeout(self.source, "the backend did not answer in time") from None
@@ -128,4 +135,3 @@ class BackendHttp:
 
     async def aclose(self) -> None:
         await self.client.aclose()
-

@@ -67,12 +67,17 @@ class RestSource(ABC, Generic[S]):
             masker=SecretMasker(settings.secrets()),
             read_error=type(self).read_error,
             max_concurrency=settings.max_concurrency,
+            attempt_headers=self.attempt_headers,
         )
 
     # -- what each adapter provides -------------------------------------------------
     @abstractmethod
     def headers(self) -> dict[str, str]:
         """Headers sent on every call (authentication, API version)."""
+
+    def attempt_headers(self) -> dict[str, str]:
+        """Headers made anew for every attempt of a call (none unless a kind needs them)."""
+        return {}
 
     @abstractmethod
     async def fetch_order(self, source_id: str) -> Order | None: ...
@@ -107,9 +112,9 @@ class RestSource(ABC, Generic[S]):
     async def list_orders(
         self, stream: str, query: OrderQuery, offset: int, limit: int
     ) -> OrderPage:
-        return await self._shaped("order list", stream or "-", self.fetch_list(
-            stream, query, offset, limit
-        ))
+        return await self._shaped(
+            "order list", stream or "-", self.fetch_list(stream, query, offset, limit)
+        )
 
     async def find_customers(self, email: str) -> list[Customer]:
         return await self._shaped("customer search", "-", self.fetch_customers_by_email(email))
@@ -131,7 +136,11 @@ class RestSource(ABC, Generic[S]):
             # The payload itself is not logged: it may hold personal data.
             log.warning(
                 "source %s: %s %s does not have the documented shape: %s: %s",
-                self.name, what, object_id, type(exc).__name__, exc,
+                self.name,
+                what,
+                object_id,
+                type(exc).__name__,
+                exc,
             )
             raise BackendPayloadInvalid(
                 self.name, f"the {what} {object_id} does not have the documented shape"

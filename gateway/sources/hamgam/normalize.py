@@ -31,8 +31,10 @@ STATUSES: dict[str, OrderStatus] = {
 
 
 def status(value: Any) -> OrderStatus:
-    return STATUSES.get(str(value).lower(), OrderStatus.UNKNOWN) if value is not None else (
-        OrderStatus.UNKNOWN
+    return (
+        STATUSES.get(str(value).lower(), OrderStatus.UNKNOWN)
+        if value is not None
+        else (OrderStatus.UNKNOWN)
     )
 
 
@@ -103,4 +105,3 @@ def order(source: str, data: Mapping[str, Any], currency: str) -> Order:
         line_items=tuple(_line_item(item, currency) for item in data.get("items") or ()),
         raw=scrub_payload(data),
     )
-

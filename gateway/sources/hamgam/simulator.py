@@ -51,28 +51,67 @@ SEED_ORDER: dict[str, Any] = {
     "amount_outstanding": 85000,
     "is_paid": False,
     "items": [
-        {"id": 9001, "product": 77, "product_name": "Walnut desk lamp",
-         "product_data": {"name": "Walnut desk lamp", "sku": "LAMP-W"}, "unit_price": 50000,
-         "unit_discount": 5000, "quantity": 2, "notes": "", "subtotal": 100000,
-         "discount": 10000, "total": 90000, "created_at": "2024-03-01T13:45:00+03:30",
-         "updated_at": "2024-03-01T13:45:00+03:30"},
-        {"id": 9002, "product": 78, "product_name": "Linen shade",
-         "product_data": {"name": "Linen shade", "sku": "SHADE-L"}, "unit_price": 50000,
-         "unit_discount": 5000, "quantity": 1, "notes": "", "subtotal": 50000,
-         "discount": 5000, "total": 45000, "created_at": "2024-03-01T13:45:00+03:30",
-         "updated_at": "2024-03-01T13:45:00+03:30"},
+        {
+            "id": 9001,
+            "product": 77,
+            "product_name": "Walnut desk lamp",
+            "product_data": {"name": "Walnut desk lamp", "sku": "LAMP-W"},
+            "unit_price": 50000,
+            "unit_discount": 5000,
+            "quantity": 2,
+            "notes": "",
+            "subtotal": 100000,
+            "discount": 10000,
+            "total": 90000,
+            "created_at": "2024-03-01T13:45:00+03:30",
+            "updated_at": "2024-03-01T13:45:00+03:30",
+        },
+        {
+            "id": 9002,
+            "product": 78,
+            "product_name": "Linen shade",
+            "product_data": {"name": "Linen shade", "sku": "SHADE-L"},
+            "unit_price": 50000,
+            "unit_discount": 5000,
+            "quantity": 1,
+            "notes": "",
+            "subtotal": 50000,
+            "discount": 5000,
+            "total": 45000,
+            "created_at": "2024-03-01T13:45:00+03:30",
+            "updated_at": "2024-03-01T13:45:00+03:30",
+        },
     ],
-    "payments": [{"id": 5001, "amount": 100000, "method": "card", "status": "paid",
-                  "created_at": "2024-03-01T13:46:00+03:30"}],
+    "payments": [
+        {
+            "id": 5001,
+            "amount": 100000,
+            "method": "card",
+            "status": "paid",
+            "created_at": "2024-03-01T13:46:00+03:30",
+        }
+    ],
 }
 SEED_CUSTOMER: dict[str, Any] = {
-    "id": 45, "first_name": "Sara", "last_name": "Ahmadi", "email": "sara.ahmadi@example.ir",
-    "mobile_number": "+989121234567", "national_code": "0012345678", "birth_date": "1990-05-04",
-    "gender": "female", "notes": "", "is_active": True, "total_orders": 1,
+    "id": 45,
+    "first_name": "Sara",
+    "last_name": "Ahmadi",
+    "email": "sara.ahmadi@example.ir",
+    "mobile_number": "+989121234567",
+    "national_code": "0012345678",
+    "birth_date": "1990-05-04",
+    "gender": "female",
+    "notes": "",
+    "is_active": True,
+    "total_orders": 1,
     "total_spent": "1850.00",
 }
-_PRODUCTS = [(77, "Walnut desk lamp", "LAMP-W", 50000), (78, "Linen shade", "SHADE-L", 50000),
-             (80, "Oak shelf", "SHELF-O", 129900), (81, "Brass hook", "HOOK-B", 1250)]
+_PRODUCTS = [
+    (77, "Walnut desk lamp", "LAMP-W", 50000),
+    (78, "Linen shade", "SHADE-L", 50000),
+    (80, "Oak shelf", "SHELF-O", 129900),
+    (81, "Brass hook", "HOOK-B", 1250),
+]
 
 
 @dataclass
@@ -87,26 +126,42 @@ def sample_data(count: int = 60) -> Data:
     for i, p in enumerate(people("hamgam", 14)):
         cid = 100 + i
         data.customers[str(cid)] = {
-            "id": cid, "first_name": p.first, "last_name": p.last, "email": p.email,
-            "mobile_number": p.phone, "national_code": f"{rng.randrange(10**9, 10**10)}",
-            "birth_date": "1988-01-01", "gender": "", "notes": "", "is_active": True,
-            "total_orders": 0, "total_spent": "0.00",
+            "id": cid,
+            "first_name": p.first,
+            "last_name": p.last,
+            "email": p.email,
+            "mobile_number": p.phone,
+            "national_code": f"{rng.randrange(10**9, 10**10)}",
+            "birth_date": "1988-01-01",
+            "gender": "",
+            "notes": "",
+            "is_active": True,
+            "total_orders": 0,
+            "total_spent": "0.00",
         }
     buyers = [c for c in data.customers.values() if c["id"] != 45]
     for n, moment in enumerate(created_times("hamgam", count)):
         buyer = rng.choice(buyers)
-        items = []
+        items: list[dict[str, Any]] = []
         for k in range(rng.randint(1, 4)):
             pid, name, sku, unit = rng.choice(_PRODUCTS)
             qty = rng.randint(1, 3)
             unit_discount = unit // 10 if rng.random() < 0.3 else 0
-            items.append({
-                "id": 10000 + n * 10 + k, "product": pid, "product_name": name,
-                "product_data": {"name": name, "sku": sku}, "unit_price": unit,
-                "unit_discount": unit_discount, "quantity": qty, "notes": "",
-                "subtotal": unit * qty, "discount": unit_discount * qty,
-                "total": (unit - unit_discount) * qty,
-            })
+            items.append(
+                {
+                    "id": 10000 + n * 10 + k,
+                    "product": pid,
+                    "product_name": name,
+                    "product_data": {"name": name, "sku": sku},
+                    "unit_price": unit,
+                    "unit_discount": unit_discount,
+                    "quantity": qty,
+                    "notes": "",
+                    "subtotal": unit * qty,
+                    "discount": unit_discount * qty,
+                    "total": (unit - unit_discount) * qty,
+                }
+            )
         items_subtotal = sum(i["subtotal"] for i in items)
         items_discount = sum(i["discount"] for i in items)
         shipping = rng.choice([0, 25000, 50000])
@@ -114,25 +169,46 @@ def sample_data(count: int = 60) -> Data:
         status = rng.choice(STATUS_VALUES)
         paid = total if status in ("delivered", "shipped", "refunded") else 0
         local = moment.astimezone(TEHRAN).isoformat(timespec="seconds")
-        data.orders.append({
-            "id": 1000 + n, "key": f"HG-{1000 + n:06d}", "status": status,
-            "customer_data": {"id": buyer["id"], "username": buyer["email"].split("@")[0],
-                              "full_name": f"{buyer['first_name']} {buyer['last_name']}"},
-            "payment_method_data": {"id": 1, "name": "Card", "image": None},
-            "shipping_method_data": {"id": 2, "name": "Post"}, "shipping_cost": shipping,
-            "notes": "", "extra": {}, "created_at": local, "updated_at": local,
-            "billing_country_data": {"id": 1, "active": True, "name": "Iran", "code": "IR"},
-            "billing_state_data": None, "billing_city_data": None,
-            "billing_address": "Somewhere 1", "billing_postal_code": "1234567890",
-            "billing_national_code": buyer["national_code"],
-            "billing_mobile_number": buyer["mobile_number"],
-            "billing_first_name": buyer["first_name"], "billing_last_name": buyer["last_name"],
-            "count": len(items), "quantity": sum(i["quantity"] for i in items),
-            "items_subtotal": items_subtotal, "items_discount": items_discount,
-            "subtotal": items_subtotal + shipping, "total_discount": items_discount,
-            "total": total, "amount_paid": paid, "amount_outstanding": total - paid,
-            "is_paid": paid == total, "items": items, "payments": [],
-        })
+        data.orders.append(
+            {
+                "id": 1000 + n,
+                "key": f"HG-{1000 + n:06d}",
+                "status": status,
+                "customer_data": {
+                    "id": buyer["id"],
+                    "username": buyer["email"].split("@")[0],
+                    "full_name": f"{buyer['first_name']} {buyer['last_name']}",
+                },
+                "payment_method_data": {"id": 1, "name": "Card", "image": None},
+                "shipping_method_data": {"id": 2, "name": "Post"},
+                "shipping_cost": shipping,
+                "notes": "",
+                "extra": {},
+                "created_at": local,
+                "updated_at": local,
+                "billing_country_data": {"id": 1, "active": True, "name": "Iran", "code": "IR"},
+                "billing_state_data": None,
+                "billing_city_data": None,
+                "billing_address": "Somewhere 1",
+                "billing_postal_code": "1234567890",
+                "billing_national_code": buyer["national_code"],
+                "billing_mobile_number": buyer["mobile_number"],
+                "billing_first_name": buyer["first_name"],
+                "billing_last_name": buyer["last_name"],
+                "count": len(items),
+                "quantity": sum(i["quantity"] for i in items),
+                "items_subtotal": items_subtotal,
+                "items_discount": items_discount,
+                "subtotal": items_subtotal + shipping,
+                "total_discount": items_discount,
+                "total": total,
+                "amount_paid": paid,
+                "amount_outstanding": total - paid,
+                "is_paid": paid == total,
+                "items": items,
+                "payments": [],
+            }
+        )
     data.orders.sort(key=lambda o: (_utc(o["created_at"]), -o["id"]), reverse=True)
     return data
 
@@ -186,12 +262,14 @@ def create_app(data: Data, *, token: str = DEMO_TOKEN) -> Starlette:
             items = [c for c in items if c["email"].lower() == email.lower()]
         return _page(request, items)
 
-    return Starlette(routes=[
-        Route("/api/orders/", list_orders),
-        Route("/api/orders/{id}", get_order),
-        Route("/api/customers/", list_customers),
-        Route("/api/customers/{id}", get_customer),
-    ])
+    return Starlette(
+        routes=[
+            Route("/api/orders/", list_orders),
+            Route("/api/orders/{id}", get_order),
+            Route("/api/customers/", list_customers),
+            Route("/api/customers/{id}", get_customer),
+        ]
+    )
 
 
 def _page(request: Request, items: list[dict[str, Any]]) -> Response:
@@ -205,14 +283,15 @@ def _page(request: Request, items: list[dict[str, Any]]) -> Response:
     def link(n: int) -> str:
         return str(request.url.include_query_params(page=n))
 
-    return JSON({
-        "count": len(items),
-        "next": link(page + 1) if start + size < len(items) else None,
-        "previous": link(page - 1) if page > 1 else None,
-        "results": items[start : start + size],
-    })
+    return JSON(
+        {
+            "count": len(items),
+            "next": link(page + 1) if start + size < len(items) else None,
+            "previous": link(page - 1) if page > 1 else None,
+            "results": items[start : start + size],
+        }
+    )
 
 
 def demo_source(base_url: str) -> dict[str, Any]:
     return {"kind": "hamgam", "base_url": base_url, "token": DEMO_TOKEN, "currency": "EUR"}
-

@@ -52,7 +52,9 @@ def _feature(data: Mapping[str, Any]) -> LicenseFeature:
         name=text(product_feature.get("name")),
         feature_type=text(product_feature.get("feature_type")),
         # The licence's own limits override the product feature's defaults.
-        max_consumption=integer(data.get("max_consumption", product_feature.get("max_consumption"))),
+        max_consumption=integer(
+            data.get("max_consumption", product_feature.get("max_consumption"))
+        ),
         total_consumptions=integer(data.get("total_consumptions")),
     )
 
@@ -94,8 +96,10 @@ def license_(source: str, data: Mapping[str, Any]) -> License:
 
 def _line_item(source: str, data: Mapping[str, Any]) -> LineItem:
     licenses = tuple(license_(source, lic) for lic in data.get("licenses") or ())
-    product = next((lic.get("product") for lic in data.get("licenses") or () if lic.get("product")),
-                   None) or {}
+    product = (
+        next((lic.get("product") for lic in data.get("licenses") or () if lic.get("product")), None)
+        or {}
+    )
     product_id = data.get("product_id", data.get("product"))
     return LineItem(
         id=str(data["id"]),

@@ -27,9 +27,19 @@ DEMO_API_KEY = "demo-licensespring-key"
 SEED_ORDER: dict[str, Any] = json.loads((Path(__file__).parent / "seed_order.json").read_text())
 
 _PRODUCTS = [
-    (1584723961091234, "code1", "mch", [("f5", "Feature 5", "activation"), ("f2", "Feature 2", "consumption")]),
+    (
+        1584723961091234,
+        "code1",
+        "mch",
+        [("f5", "Feature 5", "activation"), ("f2", "Feature 2", "consumption")],
+    ),
     (1584723961091240, "cad", "CAD Studio", [("exp", "Export", "activation")]),
-    (1584723961091250, "ren", "Render Farm", [("gpu", "GPU minutes", "consumption"), ("q", "Queue", "activation")]),
+    (
+        1584723961091250,
+        "ren",
+        "Render Farm",
+        [("gpu", "GPU minutes", "consumption"), ("q", "Queue", "activation")],
+    ),
 ]
 
 
@@ -41,45 +51,94 @@ class Data:
 
 def _customer_payload(cid: int, person: Any) -> dict[str, Any]:
     return {
-        "id": cid, "total_orders": 0, "total_licenses": 0, "labels": [], "customer_account": None,
-        "email": person.email, "first_name": person.first, "last_name": person.last,
-        "company_name": person.company, "phone": person.phone, "reference": "",
-        "address": person.street, "postcode": person.postal_code, "city": person.city,
-        "country": person.country, "state": "", "clabels_all": "", "cognito_user_pool_id": "",
-        "metadata": {}, "company": 277, "license_user": None, "clabels": [],
+        "id": cid,
+        "total_orders": 0,
+        "total_licenses": 0,
+        "labels": [],
+        "customer_account": None,
+        "email": person.email,
+        "first_name": person.first,
+        "last_name": person.last,
+        "company_name": person.company,
+        "phone": person.phone,
+        "reference": "",
+        "address": person.street,
+        "postcode": person.postal_code,
+        "city": person.city,
+        "country": person.country,
+        "state": "",
+        "clabels_all": "",
+        "cognito_user_pool_id": "",
+        "metadata": {},
+        "company": 277,
+        "license_user": None,
+        "clabels": [],
     }
 
 
-def _license(rng: random.Random, lic_id: int, order_id: int, item_id: int, product: Any,
-             customer: dict[str, Any], created: str) -> dict[str, Any]:
+def _license(
+    rng: random.Random,
+    lic_id: int,
+    order_id: int,
+    item_id: int,
+    product: Any,
+    customer: dict[str, Any],
+    created: str,
+) -> dict[str, Any]:
     pid, code, name, features = product
     user_id = rng.randrange(1000, 9999)
     user = {
-        "id": user_id, "last_login": None, "email": f"{customer['email']}|u{user_id}",
-        "true_email": customer["email"], "created_at": created, "updated_at": created,
-        "is_active": True, "first_name": customer["first_name"], "last_name": customer["last_name"],
-        "phone_number": customer["phone"], "initial_password": f"pw{rng.randrange(10**6)}!",
+        "id": user_id,
+        "last_login": None,
+        "email": f"{customer['email']}|u{user_id}",
+        "true_email": customer["email"],
+        "created_at": created,
+        "updated_at": created,
+        "is_active": True,
+        "first_name": customer["first_name"],
+        "last_name": customer["last_name"],
+        "phone_number": customer["phone"],
+        "initial_password": f"pw{rng.randrange(10**6)}!",
         "is_initial_password": True,
     }
     trial = rng.random() < 0.2
     return {
-        "id": lic_id, "customer": customer,
+        "id": lic_id,
+        "customer": customer,
         "product_features": [
-            {"id": lic_id * 10 + n, "product_feature": {"id": 100 + n, "name": fname, "code": fcode,
-             "feature_type": ftype, "max_consumption": 20 if ftype == "consumption" else 0},
-             "max_consumption": rng.choice([0, 5, 50]) if ftype == "consumption" else 0,
-             "total_consumptions": rng.randrange(0, 5), "expiry_date": None}
+            {
+                "id": lic_id * 10 + n,
+                "product_feature": {
+                    "id": 100 + n,
+                    "name": fname,
+                    "code": fcode,
+                    "feature_type": ftype,
+                    "max_consumption": 20 if ftype == "consumption" else 0,
+                },
+                "max_consumption": rng.choice([0, 5, 50]) if ftype == "consumption" else 0,
+                "total_consumptions": rng.randrange(0, 5),
+                "expiry_date": None,
+            }
             for n, (fcode, fname, ftype) in enumerate(features)
         ],
-        "license_user": user, "license_users": [user],
+        "license_user": user,
+        "license_users": [user],
         "product": {"id": pid, "short_code": code, "product_name": name},
-        "created_at": created, "updated_at": created,
-        "license_key": f"{rng.randrange(16**16):016X}", "active": rng.random() < 0.7,
-        "enabled": True, "max_activations": rng.choice([1, 3, 5]),
-        "times_activated": rng.randrange(0, 2), "validity_period": "2027-12-31",
+        "created_at": created,
+        "updated_at": created,
+        "license_key": f"{rng.randrange(16**16):016X}",
+        "active": rng.random() < 0.7,
+        "enabled": True,
+        "max_activations": rng.choice([1, 3, 5]),
+        "times_activated": rng.randrange(0, 2),
+        "validity_period": "2027-12-31",
         "license_type": "time-limited" if trial else "perpetual",
-        "maintenance_period": "2027-06-30", "is_trial": trial, "subscription_id": None,
-        "order": order_id, "order_item": item_id, "status": "Active",
+        "maintenance_period": "2027-06-30",
+        "is_trial": trial,
+        "subscription_id": None,
+        "order": order_id,
+        "order_item": item_id,
+        "status": "Active",
     }
 
 
@@ -105,16 +164,34 @@ def sample_data(count: int = 60) -> Data:
                 _license(rng, item_id * 10 + j, order_id, item_id, product, buyer, created)
                 for j in range(rng.randint(1, 3))
             ]
-            items.append({"id": item_id, "product_id": product[0], "licenses": licenses,
-                          "created_at": created, "updated_at": created, "order": order_id,
-                          "product": product[0]})
-        data.orders.append({
-            "id": order_id, "order_items": items, "customer": buyer,
-            "has_active_licenses": True, "created_at": created, "updated_at": created,
-            "store_id": f"ls-{order_id % 100000:05d}", "type": "normal",
-            "customer_email": buyer["email"], "is_test": n % 17 == 5, "is_trial": False,
-            "metadata": {}, "company": 277,
-        })
+            items.append(
+                {
+                    "id": item_id,
+                    "product_id": product[0],
+                    "licenses": licenses,
+                    "created_at": created,
+                    "updated_at": created,
+                    "order": order_id,
+                    "product": product[0],
+                }
+            )
+        data.orders.append(
+            {
+                "id": order_id,
+                "order_items": items,
+                "customer": buyer,
+                "has_active_licenses": True,
+                "created_at": created,
+                "updated_at": created,
+                "store_id": f"ls-{order_id % 100000:05d}",
+                "type": "normal",
+                "customer_email": buyer["email"],
+                "is_test": n % 17 == 5,
+                "is_trial": False,
+                "metadata": {},
+                "company": 277,
+            }
+        )
     # The API's documented order: newest first, ties by id.
     data.orders.sort(key=lambda o: (o["created_at"], -o["id"]), reverse=True)
     return data
@@ -151,11 +228,19 @@ def create_app(data: Data, *, api_key: str = DEMO_API_KEY) -> Starlette:
         if (cid := q.get("customer_id")) is not None:
             items = [o for o in items if str((o.get("customer") or {}).get("id")) == cid]
         if (email := q.get("customer_email")) is not None:
-            items = [o for o in items
-                     if str((o.get("customer") or {}).get("email", "")).lower() == email.lower()]
-        return JSON(drf_page(str(request.url.remove_query_params(["limit", "offset"])).split("?")[0],
-                             items, limit=int_param(q.get("limit"), 20, low=1, high=100),
-                             offset=int_param(q.get("offset"), 0)))
+            items = [
+                o
+                for o in items
+                if str((o.get("customer") or {}).get("email", "")).lower() == email.lower()
+            ]
+        return JSON(
+            drf_page(
+                str(request.url.remove_query_params(["limit", "offset"])).split("?")[0],
+                items,
+                limit=int_param(q.get("limit"), 20, low=1, high=100),
+                offset=int_param(q.get("offset"), 0),
+            )
+        )
 
     async def get_customer(request: Request) -> Response:
         if (refusal := denied(request)) is not None:
@@ -170,16 +255,23 @@ def create_app(data: Data, *, api_key: str = DEMO_API_KEY) -> Starlette:
         items = list(data.customers.values())
         if (email := q.get("email")) is not None:
             items = [c for c in items if str(c.get("email", "")).lower() == email.lower()]
-        return JSON(drf_page(str(request.url).split("?")[0], items,
-                             limit=int_param(q.get("limit"), 20, low=1, high=100),
-                             offset=int_param(q.get("offset"), 0)))
+        return JSON(
+            drf_page(
+                str(request.url).split("?")[0],
+                items,
+                limit=int_param(q.get("limit"), 20, low=1, high=100),
+                offset=int_param(q.get("offset"), 0),
+            )
+        )
 
-    return Starlette(routes=[
-        Route("/api/v1/orders/", list_orders),
-        Route("/api/v1/orders/{id}/", get_order),
-        Route("/api/v1/customers/", list_customers),
-        Route("/api/v1/customers/{id}/", get_customer),
-    ])
+    return Starlette(
+        routes=[
+            Route("/api/v1/orders/", list_orders),
+            Route("/api/v1/orders/{id}/", get_order),
+            Route("/api/v1/customers/", list_customers),
+            Route("/api/v1/customers/{id}/", get_customer),
+        ]
+    )
 
 
 def demo_source(base_url: str) -> dict[str, Any]:

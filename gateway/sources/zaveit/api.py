@@ -1,0 +1,16 @@
+"""Zaveit API choices BACKENDS.md marks unconfirmed, kept in one place to correct easily.
+
+The client and the simulator both read these, so a correction is made once.
+"""
+
+#: Newest first on the detailed order list.
+LIST_SORT = "-created"
+#: The list's paging block: ``{"orders": [...], "pagination": {page, perPage, total, pages}}``.
+PAGINATION_KEY = "pagination"
+#: Filter the order list by customer account.
+ACCOUNT_FILTER = "~filter[account]"
+#: Account search by email: GET /v1/account?~search=<email> → {"accounts": [...], pagination}.
+ACCOUNT_SEARCH_PATH = "/v1/account"
+#: The largest page the list serves.
+MAX_PER_PAGE = 100
+#: Error body: {"code": "...", "message": "..."}.

@@ -1,0 +1,75 @@
+"""The Zaveit marketplace API over httpx (BACKENDS.md, seed 001)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from gateway.domain import Customer, Order, OrderPage, OrderQuery, SourceKind
+from gateway.sources.http import ErrorReader
+from gateway.sources.rest import RestSource, segment
+from gateway.sources.zaveit import api, normalize
+from gateway.sources.zaveit.settings import ZaveitSettings
+
+
+def read_error(status: int, body: Any) -> tuple[str | None, str]:
+    if isinstance(body, Mapping):
+        code = body.get("code")
+        return (None if code is None else str(code)), str(body.get("message") or "")
+    return None, f"HTTP {status}"
+
+
+class ZaveitSource(RestSource[ZaveitSettings]):
+    kind = SourceKind.ZAVEIT
+    read_error: ClassVar[ErrorReader] = staticmethod(read_error)
+
+    def headers(self) -> dict[str, str]:
+        return {"~session": self.settings.token, "Accept": "application/json"}
+
+    async def fetch_order(self, source_id: str) -> Order | None:
+        data = await self.http.get_json(f"/v1/order/{segment(source_id)}")
+        return None if data is None else normalize.order(self.name, data)
+
+    async def fetch_customer(self, source_id: str) -> Customer | None:
+        data = await self.http.get_json(f"/v1/account/{segment(source_id)}")
+        return None if data is None else normalize.customer(self.name, data)
+
+    async def fetch_list(
+        self, stream: str, query: OrderQuery, offset: int, limit: int
+    ) -> OrderPage:
+        per_page = min(max(limit, 1), api.MAX_PER_PAGE)
+        # Pages are fixed-size windows: ask for the one holding `offset`, skip into it.
+        page = offset // per_page + 1
+        skip = offset - (page - 1) * per_page
+        params: list[tuple[str, str | int]] = [
+            ("~page", page),
+            ("~perPage", per_page),
+            ("~sort", api.LIST_SORT),
+        ]
+        if self.settings.pushdown:
+            if query.created_after is not None:
+                params.append(("~filter[from]", query.created_after.isoformat()))
+            if query.created_before is not None:
+                params.append(("~filter[to]", query.created_before.isoformat()))
+            if query.statuses is not None:
+                params += [
+                    ("~filter[status]", name)
+                    for name, s in normalize.STATUSES.items()
+                    if s in query.statuses
+                ]
+            if query.customer_ids:
+                params += [(api.ACCOUNT_FILTER, cid) for cid in sorted(query.customer_ids)]
+        body = await self.http.get_json("/v2/order/detailed", params=params)
+        paging = body.get(api.PAGINATION_KEY) or {}
+        items = body["orders"]
+        return OrderPage(
+            tuple(normalize.summary(self.name, item) for item in items[skip:]),
+            has_more=int(paging.get("page", page)) < int(paging.get("pages", 0)),
+        )
+
+    async def fetch_customers_by_email(self, email: str) -> list[Customer]:
+        body = await self.http.get_json(
+            api.ACCOUNT_SEARCH_PATH, params={"~search": email, "~perPage": api.MAX_PER_PAGE}
+        )
+        found = [normalize.customer(self.name, item) for item in body["accounts"]]
+        return [c for c in found if (c.email or "").lower() == email.lower()]
