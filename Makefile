@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8000
 
-.PHONY: install run test lint typecheck pytest schema bench clean
+.PHONY: install run test lint typecheck pytest schema clean
 
 install: $(STAMP)
 
@@ -18,8 +18,8 @@ run: $(STAMP)
 	$(BIN)/gateway demo --port $(PORT)
 
 lint: $(STAMP)
-	$(BIN)/ruff check gateway tests bench
-	$(BIN)/ruff format --check gateway tests bench
+	$(BIN)/ruff check gateway tests
+	$(BIN)/ruff format --check gateway tests
 
 typecheck: $(STAMP)
 	$(BIN)/mypy gateway tests

@@ -30,15 +30,19 @@ class Simulators:
     def log(self) -> RequestLog:
         return self.set.log
 
-    def config(self, kinds: list[str] | None = None, **overrides: Any) -> dict[str, Any]:
+    def config(
+        self, kinds: list[str] | None = None, overrides: dict[str, dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
         """The demo config; ``overrides`` maps a source name to keys to change."""
         conf = demo_config(self.base_url, kinds)
-        for name, changes in overrides.items():
-            conf["sources"][name.replace("_", "-")].update(changes)
+        for name, changes in (overrides or {}).items():
+            conf["sources"][name].update(changes)
         return conf
 
-    def settings(self, kinds: list[str] | None = None, **overrides: Any) -> Settings:
-        return settings_from_mapping(self.config(kinds, **overrides))
+    def settings(
+        self, kinds: list[str] | None = None, overrides: dict[str, dict[str, Any]] | None = None
+    ) -> Settings:
+        return settings_from_mapping(self.config(kinds, overrides))
 
     def restore(self) -> None:
         """Put back the sample data a test changed (in place: the apps hold the objects)."""
@@ -75,8 +79,9 @@ def client(sims: Simulators) -> Iterator[TestClient]:
         yield c
 
 
-def gql(client: TestClient, query: str, variables: dict[str, Any] | None = None,
-        *, status: int = 200) -> dict[str, Any]:
+def gql(
+    client: TestClient, query: str, variables: dict[str, Any] | None = None, *, status: int = 200
+) -> dict[str, Any]:
     response = client.post("/graphql", json={"query": query, "variables": variables or {}})
     assert response.status_code == status, response.text
     body: dict[str, Any] = response.json()

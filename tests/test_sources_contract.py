@@ -30,21 +30,76 @@ class Kind:
 
 
 KINDS = [
-    Kind("licensespring", "1593781720493279", "42", "api_key", None, "/api/v1/customers/",
-         "d2d2dce02c844d4492c9d48758aa143a", "COMPLETED", None, "2020-07-03T13:08:40+00:00",
-         None, 1),
-    Kind("zaveit", "order-id-1", "no-such-order", "token", "UNAUTHORIZED", "/v1/account/",
-         "00000001", "COMPLETED", "accepted", "2025-06-20T08:27:58.763000+00:00",
-         ("1871.77", "NOK"), 1),
-    Kind("hamgam", "123", "999999", "token", None, "/api/customers/",
-         "HG-2024-000123", "COMPLETED", "delivered", "2024-03-01T10:15:00+00:00",
-         ("1850.00", "EUR"), 2),
-    Kind("adobe_vip", "9876543210/0123456789", "9876543210/0000000001", "token", "4116",
-         "/v3/customers/", "0123456789", "COMPLETED", "1000", "2019-05-02T22:49:54+00:00",
-         ("29.99", "USD"), 1),
-    Kind("highlevel", "653f5e0cde5a1314e62a837c", "000000000000000000000000", "token", "401",
-         "/contacts/", None, "COMPLETED", "completed", "2023-11-20T10:23:36.515000+00:00",
-         ("100", "USD"), 1),
+    Kind(
+        "licensespring",
+        "1593781720493279",
+        "42",
+        "api_key",
+        None,
+        "/api/v1/customers/",
+        "d2d2dce02c844d4492c9d48758aa143a",
+        "COMPLETED",
+        None,
+        "2020-07-03T13:08:40+00:00",
+        None,
+        1,
+    ),
+    Kind(
+        "zaveit",
+        "order-id-1",
+        "no-such-order",
+        "token",
+        "UNAUTHORIZED",
+        "/v1/account/",
+        "00000001",
+        "COMPLETED",
+        "accepted",
+        "2025-06-20T08:27:58.763000+00:00",
+        ("1871.77", "NOK"),
+        1,
+    ),
+    Kind(
+        "hamgam",
+        "123",
+        "999999",
+        "token",
+        None,
+        "/api/customers/",
+        "HG-2024-000123",
+        "COMPLETED",
+        "delivered",
+        "2024-03-01T10:15:00+00:00",
+        ("1850.00", "EUR"),
+        2,
+    ),
+    Kind(
+        "adobe_vip",
+        "9876543210/0123456789",
+        "9876543210/0000000001",
+        "token",
+        "4116",
+        "/v3/customers/",
+        "0123456789",
+        "COMPLETED",
+        "1000",
+        "2019-05-02T22:49:54+00:00",
+        ("29.99", "USD"),
+        1,
+    ),
+    Kind(
+        "highlevel",
+        "653f5e0cde5a1314e62a837c",
+        "000000000000000000000000",
+        "token",
+        "401",
+        "/contacts/",
+        None,
+        "COMPLETED",
+        "completed",
+        "2023-11-20T10:23:36.515000+00:00",
+        ("100", "USD"),
+        1,
+    ),
 ]
 BY_ID = pytest.mark.parametrize("k", KINDS, ids=[k.kind for k in KINDS])
 
@@ -56,25 +111,38 @@ ORDER_FIELDS = """id source sourceKind sourceId number status sourceStatus creat
 def test_seed_order_by_source_id_global_id_and_node(sims: Simulators, k: Kind) -> None:
     source = SOURCE_OF[k.kind]
     with gateway_client(sims.settings()) as client:
-        body = gql(client, f"""query($s: String!, $id: String!) {{
+        body = gql(
+            client,
+            f"""query($s: String!, $id: String!) {{
             orderBySourceId(source: $s, sourceId: $id) {{ {ORDER_FIELDS} }} }}""",
-                   {"s": source, "id": k.seed_id})
+            {"s": source, "id": k.seed_id},
+        )
         order = body["data"]["orderBySourceId"]
         assert "errors" not in body
         assert order["id"] == ids.encode("Order", source, k.seed_id)
         assert (order["source"], order["sourceKind"], order["sourceId"]) == (
-            source, k.kind.upper(), k.seed_id)
+            source,
+            k.kind.upper(),
+            k.seed_id,
+        )
         assert (order["number"], order["status"], order["sourceStatus"]) == (
-            k.number, k.status, k.source_status)
+            k.number,
+            k.status,
+            k.source_status,
+        )
         assert order["createdAt"] == k.created_at
         total = order["price"] and order["price"]["total"]
         assert (None if total is None else (total["amount"], total["currency"])) == k.total
         assert len(order["lineItems"]) == k.line_count
-        by_id = gql(client, f"query($id: ID!) {{ order(id: $id) {{ {ORDER_FIELDS} }} }}",
-                    {"id": order["id"]})
+        by_id = gql(
+            client,
+            f"query($id: ID!) {{ order(id: $id) {{ {ORDER_FIELDS} }} }}",
+            {"id": order["id"]},
+        )
         assert by_id["data"]["order"] == order
-        node = gql(client, "query($id: ID!) { node(id: $id) { __typename id } }",
-                   {"id": order["id"]})
+        node = gql(
+            client, "query($id: ID!) { node(id: $id) { __typename id } }", {"id": order["id"]}
+        )
         assert node["data"]["node"] == {"__typename": "Order", "id": order["id"]}
 
 
@@ -82,8 +150,12 @@ def test_seed_order_by_source_id_global_id_and_node(sims: Simulators, k: Kind) -
 def test_missing_order_is_null_and_not_found(sims: Simulators, k: Kind) -> None:
     source = SOURCE_OF[k.kind]
     with gateway_client(sims.settings()) as client:
-        body = gql(client, "query($s: String!, $id: String!) { orderBySourceId(source: $s, "
-                           "sourceId: $id) { id } }", {"s": source, "id": k.missing_id})
+        body = gql(
+            client,
+            "query($s: String!, $id: String!) { orderBySourceId(source: $s, "
+            "sourceId: $id) { id } }",
+            {"s": source, "id": k.missing_id},
+        )
         assert body["data"] == {"orderBySourceId": None}
         assert codes(body) == ["NOT_FOUND"]
         gid = ids.encode("Order", source, k.missing_id)
@@ -97,12 +169,16 @@ def test_wrong_backend_credential_is_a_typed_error_naming_the_source(
 ) -> None:
     source = SOURCE_OF[k.kind]
     secret = "wrong-secret-value-0123456789"
-    settings = sims.settings(**{source: {k.credential: secret}})
+    settings = sims.settings(overrides={source: {k.credential: secret}})
     with gateway_client(settings) as client:
-        response = client.post("/graphql", json={
-            "query": "query($s: String!, $id: String!) { orderBySourceId(source: $s, "
-                     "sourceId: $id) { id } sources { name } }",
-            "variables": {"s": source, "id": k.seed_id}})
+        response = client.post(
+            "/graphql",
+            json={
+                "query": "query($s: String!, $id: String!) { orderBySourceId(source: $s, "
+                "sourceId: $id) { id } sources { name } }",
+                "variables": {"s": source, "id": k.seed_id},
+            },
+        )
         assert response.status_code == 200
         assert secret not in response.text
         body = response.json()
@@ -130,8 +206,12 @@ def test_customers_of_twenty_orders_are_batched_and_never_fetched_twice(
 ) -> None:
     source = SOURCE_OF[k.kind]
     with gateway_client(sims.settings()) as client:
-        body = gql(client, """query($s: [String!]) { orders(first: 20, filter: {sources: $s}) {
-            nodes { sourceId customer { sourceId email phone } } } }""", {"s": [source]})
+        body = gql(
+            client,
+            """query($s: [String!]) { orders(first: 20, filter: {sources: $s}) {
+            nodes { sourceId customer { sourceId email phone } } } }""",
+            {"s": [source]},
+        )
     assert "errors" not in body
     nodes = body["data"]["orders"]["nodes"]
     assert len(nodes) == 20
@@ -147,11 +227,18 @@ def test_customers_of_twenty_orders_are_batched_and_never_fetched_twice(
 def test_customer_by_global_id(sims: Simulators, k: Kind) -> None:
     source = SOURCE_OF[k.kind]
     with gateway_client(sims.settings()) as client:
-        first = gql(client, """query($s: [String!]) { orders(first: 1, filter: {sources: $s}) {
-            nodes { customer { id sourceId email name } } } }""", {"s": [source]})
+        first = gql(
+            client,
+            """query($s: [String!]) { orders(first: 1, filter: {sources: $s}) {
+            nodes { customer { id sourceId email name } } } }""",
+            {"s": [source]},
+        )
         customer = first["data"]["orders"]["nodes"][0]["customer"]
-        again = gql(client, "query($id: ID!) { customer(id: $id) { id sourceKind sourceId "
-                            "email name } }", {"id": customer["id"]})
+        again = gql(
+            client,
+            "query($id: ID!) { customer(id: $id) { id sourceKind sourceId email name } }",
+            {"id": customer["id"]},
+        )
     got = again["data"]["customer"]
     assert got["sourceKind"] == k.kind.upper()
     assert {key: got[key] for key in ("id", "sourceId", "email", "name")} == customer
@@ -161,8 +248,12 @@ def test_customer_by_global_id(sims: Simulators, k: Kind) -> None:
 def test_simulator_saw_the_documented_auth_headers(sims: Simulators, k: Kind) -> None:
     source = SOURCE_OF[k.kind]
     with gateway_client(sims.settings()) as client:
-        gql(client, "query($s: String!, $id: String!) { orderBySourceId(source: $s, "
-                    "sourceId: $id) { id } }", {"s": source, "id": k.seed_id})
+        gql(
+            client,
+            "query($s: String!, $id: String!) { orderBySourceId(source: $s, "
+            "sourceId: $id) { id } }",
+            {"s": source, "id": k.seed_id},
+        )
     (entry,) = sims.log.of(k.kind)
     h: dict[str, Any] = dict(entry.headers)
     if k.kind == "licensespring":
@@ -184,9 +275,12 @@ def test_simulator_saw_the_documented_auth_headers(sims: Simulators, k: Kind) ->
 
 def test_adobe_request_ids_are_fresh_per_call(sims: Simulators) -> None:
     with gateway_client(sims.settings()) as client:
-        body = gql(client, """{ a: orderBySourceId(source: "adobe", sourceId:
+        body = gql(
+            client,
+            """{ a: orderBySourceId(source: "adobe", sourceId:
             "9876543210/0123456789") { id } b: orderBySourceId(source: "adobe", sourceId:
-            "9876543210/5120008001") { id } }""")
+            "9876543210/5120008001") { id } }""",
+        )
     assert body["data"]["a"] and body["data"]["b"]
     entries = sims.log.of("adobe_vip")
     assert len(entries) == 2
@@ -196,8 +290,11 @@ def test_adobe_request_ids_are_fresh_per_call(sims: Simulators) -> None:
 
 def test_adobe_customer_is_fetched_once_for_many_orders(sims: Simulators) -> None:
     with gateway_client(sims.settings()) as client:
-        body = gql(client, """{ orders(first: 30, filter: {sources: ["adobe"]}) {
-            nodes { customer { sourceId company email } } } }""")
+        body = gql(
+            client,
+            """{ orders(first: 30, filter: {sources: ["adobe"]}) {
+            nodes { customer { sourceId company email } } } }""",
+        )
     nodes = body["data"]["orders"]["nodes"]
     distinct = {n["customer"]["sourceId"] for n in nodes}
     assert len(nodes) == 30 and len(distinct) < 30

@@ -14,7 +14,7 @@ from strawberry.types.unset import UnsetType
 from gateway import domain
 from gateway.context import RequestContext, path_of
 from gateway.errors import BadUserInput, GatewayError
-from gateway.listing import Page, merged_page, query_digest
+from gateway.listing import Page, merged_page, query_digest, validate_first
 from gateway.schema.selection import covered, leaf_paths, under
 from gateway.schema.types import Order, OrderStatus
 from gateway.sources.base import Source
@@ -141,6 +141,7 @@ async def _connection(
 async def all_orders(
     info: Info[RequestContext, None], f: OrderFilter | None, first: int, after: str | None
 ) -> OrderConnection:
+    validate_first(first)
     ctx = info.context
     names = list(ctx.sources)
     wanted = given(f.sources) if f is not None else None
@@ -180,6 +181,7 @@ async def customer_orders(
     first: int,
     after: str | None,
 ) -> OrderConnection:
+    validate_first(first)
     ctx = info.context
     query = domain.OrderQuery(customer_ids=frozenset({customer_id}))
     plans = {source: (ctx.sources[source], query)} if source in ctx.sources else {}
