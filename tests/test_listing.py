@@ -210,8 +210,6 @@ def test_tampered_and_foreign_cursors(sims: Simulators) -> None:
         assert "another query" in foreign["errors"][0]["message"]
 
 
-
-
 def test_customers_by_email_across_every_source(sims: Simulators) -> None:
     from gateway.simulation import SHARED_PEOPLE
 
