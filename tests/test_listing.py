@@ -100,6 +100,12 @@ def test_first_page_costs_one_list_request_per_source(sims: Simulators) -> None:
     for kind, path in lists.items():
         listed = [e for e in sims.log.of(kind) if e.path == path]
         assert len(listed) == 1, kind
+    (ls,) = sims.log.of("licensespring", "/api/v1/orders/")
+    assert (ls.param("limit"), ls.param("offset"), ls.param("order_by")) == (
+        "10",
+        "0",
+        "-created_at",
+    )
     # The list payloads carried every selected field: no order was fetched one by one,
     # and HighLevel's contactEmail answered customer.email without a contact call.
     assert sims.log.of("highlevel", "/payments/orders/") == []
