@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from gateway.config import Settings
+from gateway.resilience import Clock
 from gateway.schema.query import build_schema
 from gateway.sources.base import Source
 from gateway.sources.registry import ADAPTERS
@@ -20,12 +21,14 @@ from gateway.view import GatewayView
 
 
 def build_sources(
-    settings: Settings, transports: Mapping[str, httpx.AsyncBaseTransport] | None = None
+    settings: Settings,
+    transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
+    clock: Clock | None = None,
 ) -> dict[str, Source]:
     """One source object (and so one shared httpx client) per configured source."""
     transports = transports or {}
     return {
-        name: ADAPTERS[conf.kind].create(name, conf, transport=transports.get(name))
+        name: ADAPTERS[conf.kind].create(name, conf, transport=transports.get(name), clock=clock)
         for name, conf in settings.sources.items()
     }
 
@@ -34,13 +37,15 @@ def create_app(
     settings: Settings,
     *,
     transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
+    clock: Clock | None = None,
     graphiql: bool = True,
 ) -> Starlette:
-    """The gateway app. ``transports`` replaces a source's HTTP transport (tests only)."""
+    """The gateway app. ``transports`` replaces a source's HTTP transport and ``clock``
+    the time source of retries, breakers and rate limits (both for tests)."""
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        app.state.sources = build_sources(settings, transports)
+        app.state.sources = build_sources(settings, transports, clock)
         try:
             yield
         finally:

@@ -7,11 +7,15 @@ import asyncio
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import uvicorn
 
 from gateway.config import Environment, Settings, load_settings, settings_from_mapping
 from gateway.errors import ConfigError
+
+if TYPE_CHECKING:
+    from gateway.simulators import SimulatorSet
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -25,6 +29,14 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=int, help="gateway port (default: $PORT or 8000)")
     simulate = sub.add_parser("simulate", help="the built-in simulators alone")
     simulate.add_argument("--port", type=int, default=8001)
+    for p in (demo, simulate):
+        p.add_argument(
+            "--fault",
+            action="append",
+            default=[],
+            metavar="KIND=SPEC",
+            help="make a simulator misbehave, e.g. hamgam=hang, zaveit='status=503;times=2'",
+        )
     sub.add_parser("schema", help="print the GraphQL SDL")
     return parser
 
@@ -35,14 +47,33 @@ def _serve(settings: Settings, host: str, port: int) -> None:
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
 
 
-async def _demo(port: int) -> None:
+def _simulators(faults: list[str]) -> SimulatorSet:
+    from gateway.simulators import SIMULATORS, SimulatorSet
+
+    simulators = SimulatorSet()
+    for item in faults:
+        kind, sep, spec = item.partition("=")
+        if not sep or kind not in SIMULATORS:
+            raise ConfigError(
+                f"--fault {item}: expected KIND=SPEC with KIND one of {', '.join(SIMULATORS)}"
+            )
+        try:
+            simulators.faults.set(kind, spec)
+        except ValueError as exc:
+            raise ConfigError(f"--fault {item}: {exc}") from None
+    return simulators
+
+
+async def _demo(port: int, faults: list[str]) -> None:
     from gateway.app import create_app
-    from gateway.simulators import SimulatorSet, demo_config, loopback_socket
+    from gateway.simulators import demo_config, loopback_socket
 
     sim_sock = loopback_socket()
     sim_url = f"http://127.0.0.1:{sim_sock.getsockname()[1]}"
     simulators = uvicorn.Server(
-        uvicorn.Config(SimulatorSet().app(), log_level="warning", lifespan="off", access_log=False)
+        uvicorn.Config(
+            _simulators(faults).app(), log_level="warning", lifespan="off", access_log=False
+        )
     )
     settings = settings_from_mapping(demo_config(sim_url))
     gateway = uvicorn.Server(
@@ -55,13 +86,14 @@ async def _demo(port: int) -> None:
     await asyncio.gather(simulators.serve(sockets=[sim_sock]), gateway.serve())
 
 
-async def _simulate(port: int) -> None:
-    from gateway.simulators import SIMULATORS, SimulatorSet, loopback_socket
+async def _simulate(port: int, faults: list[str]) -> None:
+    from gateway.simulators import SIMULATORS, loopback_socket
 
+    app = _simulators(faults).app()
     sock = loopback_socket(port)
     for kind in SIMULATORS:
         print(f"{kind}: http://127.0.0.1:{port}/{kind}", flush=True)
-    server = uvicorn.Server(uvicorn.Config(SimulatorSet().app(), log_level="info", lifespan="off"))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="info", lifespan="off"))
     await server.serve(sockets=[sock])
 
 
@@ -84,9 +116,10 @@ def main(argv: list[str] | None = None) -> int:
             port = args.port if args.port is not None else (env.port or settings.server.port)
             _serve(settings, args.host or settings.server.host, port)
         elif args.command == "demo":
-            asyncio.run(_demo(args.port if args.port is not None else (env.port or 8000)))
+            port = args.port if args.port is not None else (env.port or 8000)
+            asyncio.run(_demo(port, args.fault))
         elif args.command == "simulate":
-            asyncio.run(_simulate(args.port))
+            asyncio.run(_simulate(args.port, args.fault))
     except ConfigError as exc:
         print(f"gateway: config error: {exc}", file=sys.stderr)
         return 2

@@ -6,8 +6,11 @@ share only this module, never each other.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import random
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -231,3 +234,148 @@ def int_param(value: str | None, default: int, *, low: int = 0, high: int = 10**
         return min(max(int(value), low), high) if value is not None else default
     except ValueError:
         return default
+
+
+# -- fault injection ---------------------------------------------------------------------
+
+FAULT_HEADER = "x-simulate-fault"
+
+
+@dataclass
+class Fault:
+    """What a simulator does instead of answering normally.
+
+    Spec: ``<kind>[=<value>][;times=N][;rate=P][;path=/prefix]`` with kind one of
+    ``status=<code>``, ``hang``, ``garbage`` (HTML instead of JSON), ``latency=<ms>``,
+    ``rate-limit=<retry-after seconds>`` (429). ``times`` limits it to the first N matching
+    requests, ``rate`` to a share of them, ``path`` to paths under a prefix.
+    """
+
+    kind: str
+    value: float = 0.0
+    times: int | None = None
+    rate: float = 1.0
+    path: str = ""
+
+    def applies(self, path: str, rng: random.Random) -> bool:
+        if not path.startswith(self.path) or self.times == 0:
+            return False
+        if self.rate < 1.0 and rng.random() >= self.rate:
+            return False
+        if self.times is not None:
+            self.times -= 1
+        return True
+
+
+FAULT_KINDS = ("status", "hang", "garbage", "latency", "rate-limit")
+
+
+def parse_fault(spec: str) -> Fault:
+    head, *options = [part.strip() for part in spec.split(";") if part.strip()]
+    kind, _, value = head.partition("=")
+    if kind not in FAULT_KINDS:
+        raise ValueError(f"unknown fault '{kind}' (known: {', '.join(FAULT_KINDS)})")
+    fault = Fault(kind=kind, value=float(value) if value else 0.0)
+    if kind == "status" and not 400 <= fault.value < 600:
+        raise ValueError("status= needs an HTTP error status")
+    for option in options:
+        key, _, raw = option.partition("=")
+        if key == "times":
+            fault.times = int(raw)
+        elif key == "rate":
+            fault.rate = float(raw)
+        elif key == "path":
+            fault.path = raw
+        else:
+            raise ValueError(f"unknown fault option '{key}'")
+    return fault
+
+
+@dataclass
+class FaultBoard:
+    """The faults of every simulator mount, set at start or by tests while running."""
+
+    faults: dict[str, Fault] = field(default_factory=dict)
+    rng: random.Random = field(default_factory=lambda: random.Random(7))
+
+    def set(self, mount: str, spec: str) -> None:
+        self.faults[mount] = parse_fault(spec)
+
+    def clear(self) -> None:
+        self.faults.clear()
+
+    def pick(self, mount: str, header: str | None, path: str) -> Fault | None:
+        fault = parse_fault(header) if header else self.faults.get(mount)
+        return fault if fault is not None and fault.applies(path, self.rng) else None
+
+
+class Faulty:
+    """ASGI middleware that plays the mount's fault, if any, instead of the simulator."""
+
+    #: a hang ends when the client gives up, or after this long at most
+    HANG_LIMIT_S = 120.0
+
+    def __init__(self, app: ASGIApp, mount: str, board: FaultBoard) -> None:
+        self.app, self.mount, self.board = app, mount, board
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        header = next(
+            (
+                v.decode("latin-1")
+                for k, v in scope["headers"]
+                if k.decode("latin-1").lower() == FAULT_HEADER
+            ),
+            None,
+        )
+        root, path = scope.get("root_path", ""), scope["path"]
+        fault = self.board.pick(self.mount, header, path[len(root) :] if root else path)
+        if fault is None:
+            await self.app(scope, receive, send)
+        elif fault.kind == "latency":
+            await asyncio.sleep(fault.value / 1000)
+            await self.app(scope, receive, send)
+        elif fault.kind == "hang":
+            await _until_disconnect(receive, self.HANG_LIMIT_S)
+        elif fault.kind == "garbage":
+            await Response(
+                b"<html><body>502 Bad Gateway</body></html>", 200, media_type="text/html"
+            )(scope, receive, send)
+        elif fault.kind == "rate-limit":
+            await JSON(
+                {"statusCode": 429, "message": "Too many requests"},
+                429,
+                headers={"Retry-After": str(int(fault.value))},
+            )(scope, receive, send)
+        else:
+            await JSON(
+                {"message": "simulated failure", "detail": "simulated failure"}, int(fault.value)
+            )(scope, receive, send)
+
+
+async def _until_disconnect(receive: Receive, limit_s: float) -> None:
+    async def wait() -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(wait(), limit_s)
+
+
+class SlidingWindow:
+    """A simulator's own rate limit (HighLevel's 100 requests per 10 s)."""
+
+    def __init__(self, limit: int, window_s: float) -> None:
+        self.limit, self.window_s = limit, window_s
+        self._times: list[float] = []
+
+    def admit(self) -> tuple[bool, int]:
+        """Whether this request is within the limit, and how many remain."""
+        now = time.monotonic()
+        self._times = [t for t in self._times if t > now - self.window_s]
+        if len(self._times) >= self.limit:
+            return False, 0
+        self._times.append(now)
+        return True, self.limit - len(self._times)

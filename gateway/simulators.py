@@ -19,7 +19,7 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from gateway.simulation import Logged, RequestLog
+from gateway.simulation import FaultBoard, Faulty, Logged, RequestLog
 from gateway.sources.adobe_vip import simulator as adobe_vip
 from gateway.sources.hamgam import simulator as hamgam
 from gateway.sources.highlevel import simulator as highlevel
@@ -38,17 +38,24 @@ SIMULATORS: dict[str, tuple[ModuleType, str]] = {
 
 @dataclass
 class SimulatorSet:
-    """All simulators with their data, as one ASGI app."""
+    """All simulators with their data, as one ASGI app.
+
+    ``options`` are keyword arguments for a kind's ``create_app`` (say, HighLevel's
+    ``rate_limit``); ``faults`` holds the faults each mount plays.
+    """
 
     log: RequestLog = field(default_factory=RequestLog)
     data: dict[str, Any] = field(default_factory=dict)
+    faults: FaultBoard = field(default_factory=FaultBoard)
+    options: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def app(self) -> Starlette:
         routes = []
         for kind, (module, _) in SIMULATORS.items():
             self.data.setdefault(kind, module.sample_data())
+            simulator = module.create_app(self.data[kind], **self.options.get(kind, {}))
             routes.append(
-                Mount(f"/{kind}", app=Logged(module.create_app(self.data[kind]), kind, self.log))
+                Mount(f"/{kind}", app=Logged(Faulty(simulator, kind, self.faults), kind, self.log))
             )
         return Starlette(routes=routes)
 

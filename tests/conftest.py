@@ -11,6 +11,7 @@ from starlette.testclient import TestClient
 
 from gateway.app import create_app
 from gateway.config import Settings, settings_from_mapping
+from gateway.resilience import Clock
 from gateway.simulation import RequestLog
 from gateway.simulators import SIMULATORS, BackgroundServer, SimulatorSet, demo_config
 
@@ -21,7 +22,9 @@ KINDS = list(SIMULATORS)
 
 class Simulators:
     def __init__(self) -> None:
-        self.set = SimulatorSet()
+        # HighLevel's own rate limit is tested on its own server; here it would only
+        # make unrelated tests depend on how fast the suite runs.
+        self.set = SimulatorSet(options={"highlevel": {"rate_limit": None}})
         self.server = BackgroundServer(self.set.app()).start()
         self.base_url = self.server.base_url
         self.pristine = copy.deepcopy(self.set.data)
@@ -64,13 +67,14 @@ def _fresh_log(request: pytest.FixtureRequest) -> Iterator[None]:
         sims: Simulators = request.getfixturevalue("sims")
         sims.log.clear()
         yield
+        sims.set.faults.clear()
         sims.restore()
     else:
         yield
 
 
-def gateway_client(settings: Settings) -> TestClient:
-    return TestClient(create_app(settings), raise_server_exceptions=False)
+def gateway_client(settings: Settings, clock: Clock | None = None) -> TestClient:
+    return TestClient(create_app(settings, clock=clock), raise_server_exceptions=False)
 
 
 @pytest.fixture

@@ -23,6 +23,14 @@ class SourceSettings(BaseModel):
     retries: int = Field(default=2, ge=0, le=10)
     #: false: never push list filters down to the backend, filter in the gateway only
     pushdown: bool = True
+    #: consecutive failed calls that open the circuit, and how long it stays open
+    breaker_threshold: int = Field(default=5, ge=1, le=1000)
+    breaker_cooldown_s: float = Field(default=30.0, gt=0, le=3600)
+    #: the longest wait a Retry-After can ask for; a longer one waits only this long
+    retry_after_cap_s: float = Field(default=30.0, ge=0, le=600)
+    #: client-side rate limit: at most rate_limit calls per rate_window_s (none if unset)
+    rate_limit: int | None = Field(default=None, ge=1)
+    rate_window_s: float = Field(default=10.0, gt=0, le=3600)
 
     def secrets(self) -> list[str]:
         """Credential values that must never appear in a response, error or log."""
@@ -82,5 +90,5 @@ class Adapter:
 
     kind: SourceKind
     settings: type[SourceSettings]
-    #: called as create(name, settings, transport=None) → a Source
+    #: called as create(name, settings, transport=None, clock=None) → a Source
     create: Callable[..., Source]

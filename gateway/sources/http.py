@@ -24,6 +24,7 @@ from gateway.errors import (
     BackendUnavailable,
 )
 from gateway.redact import SecretMasker
+from gateway.resilience import CircuitBreaker, RateLimiter, RetryPolicy, parse_retry_after
 
 log = logging.getLogger("gateway.backend")
 
@@ -47,7 +48,9 @@ def read_detail_error(status: int, body: Any) -> tuple[str | None, str]:
 
 
 class BackendHttp:
-    """One source's shared httpx client with the gateway's error mapping."""
+    """One source's shared httpx client, with the gateway's error mapping and resilience:
+    a concurrency bound, retries of idempotent GETs, a circuit breaker and an optional
+    client-side rate limit."""
 
     def __init__(
         self,
@@ -57,16 +60,26 @@ class BackendHttp:
         masker: SecretMasker,
         read_error: ErrorReader,
         max_concurrency: int,
+        retry: RetryPolicy,
+        breaker: CircuitBreaker,
+        limiter: RateLimiter | None = None,
         attempt_headers: Callable[[], dict[str, str]] = dict,
     ) -> None:
         self.source = source
-        self.attempt_headers = attempt_headers
         self.client = client
+        self.attempt_headers = attempt_headers
         self._mask = masker
         self._read_error = read_error
         self._slots = asyncio.Semaphore(max_concurrency)
+        self._retry = retry
+        self.breaker = breaker
+        self._limiter = limiter
         #: False after a call the backend failed to answer, True again after one it did
-        self.healthy = True
+        self.last_call_ok = True
+
+    @property
+    def healthy(self) -> bool:
+        return self.last_call_ok and self.breaker.closed
 
     async def get_json(
         self,
@@ -78,23 +91,43 @@ class BackendHttp:
     ) -> Any:
         """GET a JSON document; None when ``missing(status, body)`` says it does not exist.
 
-        ``headers`` belong to the logical call and are the same on every attempt;
-        ``attempt_headers`` (set per source) are made anew for each attempt.
+        ``headers`` belong to the logical call and are the same on every attempt (Adobe's
+        X-Correlation-Id); ``attempt_headers`` are made anew for each attempt.
         """
-        async with self._slots:
-            try:
-                sent = {**(headers or {}), **self.attempt_headers()}
-                response = await self.client.get(path, params=cast(Any, params), headers=sent)
-            except httpx.TimeoutException:
-                self.healthy = False
-                raise BackendTimeout(self.source, "the backend did not answer in time") from None
-            except httpx.TransportError as exc:
-                self.healthy = False
-                raise BackendUnavailable(
-                    self.source, f"cannot reach the backend ({type(exc).__name__})"
-                ) from None
-        self.healthy = response.status_code < 500
-        return self._interpret(response, missing)
+        self.breaker.before_call()
+
+        async def attempt() -> Any:
+            if self._limiter is not None:
+                await self._limiter.acquire()
+            async with self._slots:
+                response = await self._send(path, params, headers)
+            return self._interpret(response, missing)
+
+        try:
+            result = await self._retry.run(attempt)
+        except BackendError as exc:
+            if _is_outage(exc):
+                self.last_call_ok = False
+                self.breaker.record_failure()
+            else:
+                self.breaker.record_success()
+            raise
+        self.last_call_ok = True
+        self.breaker.record_success()
+        return result
+
+    async def _send(
+        self, path: str, params: Params | None, headers: Mapping[str, str] | None
+    ) -> httpx.Response:
+        sent = {**(headers or {}), **self.attempt_headers()}
+        try:
+            return await self.client.get(path, params=cast(Any, params), headers=sent)
+        except httpx.TimeoutException:
+            raise BackendTimeout(self.source, "the backend did not answer in time") from None
+        except httpx.TransportError as exc:
+            raise BackendUnavailable(
+                self.source, f"cannot reach the backend ({type(exc).__name__})"
+            ) from None
 
     def _interpret(self, response: httpx.Response, missing: Callable[[int, Any], bool]) -> Any:
         status = response.status_code
@@ -115,9 +148,18 @@ class BackendHttp:
         backend_code, message = self._read_error(status, body) if parsed else (None, "")
         message = self._mask(message or f"HTTP {status}")
         error: BackendError
-        if status in _UNAVAILABLE or status >= 500:
-            kind = BackendUnavailable if status in _UNAVAILABLE else BackendError
-            error = kind(
+        if status in _UNAVAILABLE:
+            error = BackendUnavailable(
+                self.source,
+                f"the backend is unavailable: HTTP {status}: {message}",
+                backend_code=backend_code,
+                http_status=status,
+                retry_after=parse_retry_after(
+                    response.headers.get("retry-after"), self._retry.clock.wall()
+                ),
+            )
+        elif status >= 500:
+            error = BackendError(
                 self.source,
                 f"the backend failed: HTTP {status}: {message}",
                 backend_code=backend_code,
@@ -135,3 +177,10 @@ class BackendHttp:
 
     async def aclose(self) -> None:
         await self.client.aclose()
+
+
+def _is_outage(error: BackendError) -> bool:
+    """Failures that say the backend is down or broken (not that the request was wrong)."""
+    if isinstance(error, BackendRejected):
+        return False
+    return error.http_status is None or error.http_status >= 500 or error.retriable

@@ -18,6 +18,7 @@ import httpx
 from gateway.domain import Customer, Order, OrderPage, OrderQuery, SourceKind
 from gateway.errors import BackendPayloadInvalid, GatewayError
 from gateway.redact import SecretMasker
+from gateway.resilience import CircuitBreaker, Clock, RateLimiter, RetryPolicy, SystemClock
 from gateway.sources.base import Fetched, SourceSettings
 from gateway.sources.http import BackendHttp, ErrorReader, read_detail_error
 from gateway.values import ValueProblem
@@ -48,9 +49,11 @@ class RestSource(ABC, Generic[S]):
         settings: S,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.name = name
         self.settings = settings
+        clock = clock or SystemClock()
         client = httpx.AsyncClient(
             base_url=str(settings.base_url),
             headers=self.headers(),
@@ -67,6 +70,18 @@ class RestSource(ABC, Generic[S]):
             masker=SecretMasker(settings.secrets()),
             read_error=type(self).read_error,
             max_concurrency=settings.max_concurrency,
+            retry=RetryPolicy(
+                settings.retries, clock, retry_after_cap_s=settings.retry_after_cap_s
+            ),
+            breaker=CircuitBreaker(
+                name,
+                clock,
+                threshold=settings.breaker_threshold,
+                cooldown_s=settings.breaker_cooldown_s,
+            ),
+            limiter=RateLimiter(settings.rate_limit, settings.rate_window_s, clock)
+            if settings.rate_limit
+            else None,
             attempt_headers=self.attempt_headers,
         )
 

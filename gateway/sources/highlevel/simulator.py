@@ -11,7 +11,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway.simulation import JSON, created_times, demo_rng, int_param, iso_z, people
+from gateway.simulation import (
+    JSON,
+    SlidingWindow,
+    created_times,
+    demo_rng,
+    int_param,
+    iso_z,
+    people,
+)
 
 DEMO_TOKEN = "demo-highlevel-token"
 DEMO_LOCATION = "3SwdhCu3svxI8AKsPJt6"
@@ -217,10 +225,32 @@ def _error(status: int, message: Any, error: str | None = None) -> Response:
     return JSON(body, status)
 
 
+#: HighLevel's documented burst limit per location.
+RATE_LIMIT = (100, 10.0)
+
+
 def create_app(
-    data: Data, *, token: str = DEMO_TOKEN, location_id: str = DEMO_LOCATION
+    data: Data,
+    *,
+    token: str = DEMO_TOKEN,
+    location_id: str = DEMO_LOCATION,
+    rate_limit: tuple[int, float] | None = RATE_LIMIT,
 ) -> Starlette:
+    window = SlidingWindow(*rate_limit) if rate_limit else None
+
     def denied(request: Request) -> Response | None:
+        if window is not None:
+            admitted, _remaining = window.admit()
+            if not admitted:
+                return JSON(
+                    {"statusCode": 429, "message": "Too many requests"},
+                    429,
+                    headers={
+                        "X-RateLimit-Max": str(window.limit),
+                        "X-RateLimit-Remaining": "0",
+                        "X-RateLimit-Interval-Milliseconds": str(int(window.window_s * 1000)),
+                    },
+                )
         if request.headers.get("authorization") != f"Bearer {token}":
             return _error(401, "Invalid JWT", "Unauthorized")
         if request.headers.get("version") != API_VERSION:
