@@ -3,21 +3,30 @@
 from __future__ import annotations
 
 import hashlib
+import logging
+import uuid
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
 import httpx
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.config import Settings
+from gateway.errors import BAD_USER_INPUT, INTERNAL
 from gateway.resilience import Clock
 from gateway.schema.query import build_schema
+from gateway.security import Authenticator
 from gateway.sources.base import Source
 from gateway.sources.registry import ADAPTERS
-from gateway.view import GatewayView
+from gateway.view import GatewayView, dumps
+
+log = logging.getLogger("gateway")
 
 
 def build_sources(
@@ -57,10 +66,18 @@ def create_app(
     cursor_secret = hashlib.sha256(
         ("cursor|" + "|".join(sorted(settings.sources))).encode()
     ).digest()
+    security = settings.security
+    if security.require_auth and not security.api_keys and security.jwt is None:
+        log.warning(
+            "require_auth is on but no api_keys or jwt are configured: every "
+            "request will be refused"
+        )
     view = GatewayView(
-        build_schema(introspection=settings.security.introspection),
+        build_schema(introspection=security.introspection, limits=security.limits),
         graphql_ide="graphiql" if graphiql else None,
         cursor_secret=cursor_secret,
+        authenticator=Authenticator(security),
+        limits=security.limits,
     )
 
     async def healthz(request: Request) -> JSONResponse:
@@ -72,11 +89,89 @@ def create_app(
         ready = all(item["healthy"] for item in report.values())
         return JSONResponse({"ready": ready, "sources": report}, 200 if ready else 503)
 
+    async def internal_error(request: Request, exc: Exception) -> Response:
+        request_id = uuid.uuid4().hex[:16]
+        log.error("unexpected error (request %s)", request_id, exc_info=exc)
+        body = {
+            "errors": [
+                {
+                    "message": f"internal error (request id {request_id})",
+                    "extensions": {"code": INTERNAL, "requestId": request_id},
+                }
+            ]
+        }
+        return Response(dumps(body), 500, media_type="application/json")
+
+    middleware = [Middleware(BodyLimit, max_bytes=security.limits.max_body_bytes)]
+    if security.cors_origins:
+        middleware.insert(
+            0,
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(security.cors_origins),
+                allow_methods=["GET", "POST"],
+                allow_headers=["authorization", "content-type", "x-api-key"],
+            ),
+        )
     return Starlette(
         routes=[
             Route("/graphql", view),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
         ],
+        middleware=middleware,
+        exception_handlers={Exception: internal_error},
         lifespan=lifespan,
     )
+
+
+class BodyLimit:
+    """Refuses a request body over ``max_bytes`` with 413, declared or streamed."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                await self._refuse(scope, receive, send)
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        body = {
+            "errors": [
+                {
+                    "message": f"the request body is over {self.max_bytes} bytes",
+                    "extensions": {"code": BAD_USER_INPUT},
+                }
+            ]
+        }
+        await Response(dumps(body), 413, media_type="application/json")(scope, receive, send)

@@ -12,7 +12,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -48,6 +48,44 @@ class ApiKeySettings(BaseModel):
         return self
 
 
+class JwtSettings(BaseModel):
+    """Bearer JWTs as credentials: HS256 with a shared secret or RS256 with a public key."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    algorithm: Literal["HS256", "RS256"] = "HS256"
+    secret: str | None = None
+    public_key: str | None = None
+    issuer: str | None = None
+    audience: str | None = None
+    #: the claim holding space-separated scopes (OAuth style), or a list
+    scope_claim: str = "scope"
+    #: the claim holding a list of sources the token may read (all when absent)
+    sources_claim: str = "sources"
+
+    @model_validator(mode="after")
+    def _key_for_algorithm(self) -> JwtSettings:
+        if self.algorithm == "HS256" and not self.secret:
+            raise ValueError("HS256 needs secret")
+        if self.algorithm == "RS256" and not self.public_key:
+            raise ValueError("RS256 needs public_key")
+        return self
+
+
+class LimitSettings(BaseModel):
+    """Checked before any backend call; over one, the query is QUERY_TOO_COMPLEX."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_depth: int = Field(default=10, ge=1)
+    max_aliases: int = Field(default=30, ge=0)
+    max_tokens: int = Field(default=2000, ge=1)
+    #: the estimated number of backend requests one query may cause
+    max_cost: int = Field(default=2000, ge=1)
+    max_page_size: int = Field(default=500, ge=1)
+    max_body_bytes: int = Field(default=1_000_000, ge=1024)
+
+
 class SecuritySettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -55,6 +93,10 @@ class SecuritySettings(BaseModel):
     anonymous_scopes: tuple[str, ...] = ()
     introspection: bool = False
     api_keys: tuple[ApiKeySettings, ...] = ()
+    jwt: JwtSettings | None = None
+    #: origins allowed to call from a browser (CORS); none by default
+    cors_origins: tuple[str, ...] = ()
+    limits: LimitSettings = LimitSettings()
 
 
 class Settings(BaseModel):
@@ -68,7 +110,9 @@ class Settings(BaseModel):
 
     def secrets(self) -> list[str]:
         values = [s for src in self.sources.values() for s in src.secrets()]
-        return values + [k.key for k in self.security.api_keys if k.key]
+        values += [k.key for k in self.security.api_keys if k.key]
+        jwt = self.security.jwt
+        return values + ([jwt.secret] if jwt is not None and jwt.secret else [])
 
 
 class Environment(BaseSettings):

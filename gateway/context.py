@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from graphql import GraphQLError
@@ -12,15 +12,34 @@ from starlette.requests import HTTPConnection
 from gateway.errors import GatewayError
 from gateway.listing import CursorCodec
 from gateway.loaders import Loaders
+from gateway.security import Principal
 from gateway.sources.base import Source
+
+
+@dataclass(frozen=True)
+class Visibility:
+    """What this request may see of what it selected (scopes pii:read and raw:read)."""
+
+    pii: bool = True
+    raw: bool = True
+
+    def without_pii(self) -> Visibility:
+        return replace(self, pii=False)
+
+    def without_raw(self) -> Visibility:
+        return replace(self, raw=False)
 
 
 @dataclass
 class RequestContext:
     request: HTTPConnection
+    #: only the sources this caller may read: others do not exist for it
     sources: Mapping[str, Source]
     codec: CursorCodec
     loaders: Loaders
+    principal: Principal
+    max_page: int = 500
+    visibility: Visibility = field(default_factory=Visibility)
     #: errors for fields that still returned data (a source missing from a merged list)
     partial_errors: list[GraphQLError] = field(default_factory=list)
 

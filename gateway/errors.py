@@ -47,6 +47,12 @@ class NotFound(GatewayError):
     code = NOT_FOUND
 
 
+class Forbidden(GatewayError):
+    """The caller's credential lacks the scope this needs."""
+
+    code = FORBIDDEN
+
+
 class BackendError(GatewayError):
     """A backend failed to give a usable answer; costs only the fields that needed it."""
 

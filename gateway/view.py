@@ -17,6 +17,7 @@ import orjson
 from cross_web import HTTPException
 from graphql import GraphQLError
 from graphql.error import GraphQLSyntaxError
+from graphql.language import Lexer, Source, TokenKind
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -26,9 +27,12 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
 from gateway import errors
+from gateway.config import LimitSettings
 from gateway.context import RequestContext
 from gateway.listing import CursorCodec
 from gateway.loaders import Loaders
+from gateway.schema.analysis import TooComplex
+from gateway.security import Authenticator, Principal, Unauthenticated
 
 log = logging.getLogger("gateway.graphql")
 
@@ -80,10 +84,33 @@ class GraphQLResponse(Response):
     wants_graphql_response = False
 
 
+class RequestRejected(Exception):
+    """A request refused before GraphQL runs (credential, size, tokens)."""
+
+    def __init__(
+        self,
+        error: errors.GatewayError,
+        status: int | None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(error.message)
+        #: None: the status of a GraphQL request error (200 as JSON, 400 as graphql-response)
+        self.error, self.status, self.headers = error, status, headers
+
+
 class GatewayView(GraphQL[RequestContext, None]):
-    def __init__(self, *args: Any, cursor_secret: bytes, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        cursor_secret: bytes,
+        authenticator: Authenticator,
+        limits: LimitSettings,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self._codec = CursorCodec(cursor_secret)
+        self._auth = authenticator
+        self._limits = limits
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -91,17 +118,43 @@ class GatewayView(GraphQL[RequestContext, None]):
             return
         request = Request(scope, receive)
         try:
+            if not _wants_ide(request):  # the GraphiQL page itself is not data
+                try:
+                    request.state.principal = self._auth.authenticate(request.headers)
+                except Unauthenticated as exc:
+                    raise RequestRejected(exc, 401, {"WWW-Authenticate": "Bearer"}) from None
             response = await self.run(request)
         except HTTPException as exc:
-            response = self._http_error(request, exc)
+            code = errors.PARSE_FAILED if "JSON" in exc.reason else errors.BAD_USER_INPUT
+            headers = {"Allow": "GET, POST"} if exc.status_code == 405 else None
+            response = _error_response(
+                request,
+                exc.status_code,
+                {"message": exc.reason, "extensions": {"code": code}},
+                headers,
+            )
+        except RequestRejected as exc:
+            status = exc.status or (400 if _accepts_graphql_response(request) else 200)
+            body = {"message": exc.error.message, "extensions": exc.error.extensions()}
+            response = _error_response(request, status, body, exc.headers)
         await response(scope, receive, send)
 
-    def _http_error(self, request: Request, exc: HTTPException) -> Response:
-        code = errors.PARSE_FAILED if "JSON" in exc.reason else errors.BAD_USER_INPUT
-        headers = {"Allow": "GET, POST"} if exc.status_code == 405 else None
-        body = {"errors": [{"message": exc.reason, "extensions": {"code": code}}]}
-        media = GRAPHQL_RESPONSE if _accepts_graphql_response(request) else "application/json"
-        return Response(dumps(body), exc.status_code, headers=headers, media_type=media)
+    def parse_json(self, data: str | bytes) -> Any:
+        value = super().parse_json(data)
+        if not isinstance(value, dict):  # batching is off; anything else is malformed
+            raise HTTPException(400, "The request body must be a JSON object")
+        return value
+
+    async def parse_http_body(self, request: Any) -> Any:
+        data = await super().parse_http_body(request)
+        for item in data if isinstance(data, list) else [data]:
+            if isinstance(item.query, str):
+                tokens = count_tokens(item.query, self._limits.max_tokens)
+                if tokens > self._limits.max_tokens:
+                    raise RequestRejected(
+                        TooComplex("tokens", self._limits.max_tokens, tokens), None
+                    )
+        return data
 
     async def get_sub_response(self, request: Request | WebSocket) -> Response:
         sub = GraphQLResponse()
@@ -113,11 +166,17 @@ class GatewayView(GraphQL[RequestContext, None]):
         return sub
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> RequestContext:
+        principal: Principal = getattr(request.state, "principal", NOBODY)
+        sources = request.app.state.sources
+        if principal.sources is not None:
+            sources = {n: s for n, s in sources.items() if n in principal.sources}
         ctx = RequestContext(
             request=request,
-            sources=request.app.state.sources,
+            sources=sources,
             codec=self._codec,
-            loaders=Loaders(request.app.state.sources),
+            loaders=Loaders(sources),
+            principal=principal,
+            max_page=self._limits.max_page_size,
         )
         request.state.graphql_context = ctx
         return ctx
@@ -152,11 +211,39 @@ class GatewayView(GraphQL[RequestContext, None]):
 
 
 def _executed(errs: list[GraphQLError]) -> bool:
-    """Errors from execution (with a path or an original error) rather than the request."""
-    return any(
-        e.path or (e.original_error and not isinstance(e.original_error, GraphQLError))
-        for e in errs
+    """Errors from execution (they have a path) rather than refusals of the request."""
+    return any(e.path for e in errs)
+
+
+def _error_response(
+    request: Request, status: int, error: dict[str, Any], headers: dict[str, str] | None
+) -> Response:
+    media = GRAPHQL_RESPONSE if _accepts_graphql_response(request) else "application/json"
+    return Response(dumps({"errors": [error]}), status, headers=headers, media_type=media)
+
+
+def _wants_ide(request: Request) -> bool:
+    return (
+        request.method == "GET"
+        and "text/html" in request.headers.get("accept", "")
+        and ("query" not in request.query_params)
     )
+
+
+def count_tokens(query: str, limit: int) -> int:
+    """Lexical tokens in a query, counted up to ten times ``limit`` (enough to report)."""
+    lexer = Lexer(Source(query))
+    count = 0
+    try:
+        while lexer.advance().kind is not TokenKind.EOF and count <= limit * 10:
+            count += 1
+    except GraphQLError:
+        pass  # a syntax error: the parser reports it
+    return count
+
+
+#: The principal of a request that was never authenticated (the GraphiQL page).
+NOBODY = Principal("nobody", frozenset())
 
 
 def _accepts_graphql_response(request: Request) -> bool:

@@ -13,13 +13,15 @@ from strawberry.types.unset import UnsetType
 
 from gateway import domain
 from gateway.context import RequestContext, path_of
-from gateway.errors import BadUserInput, GatewayError
+from gateway.errors import BadUserInput, Forbidden, GatewayError
 from gateway.listing import Page, merged_page, query_digest, validate_first
 from gateway.schema.selection import covered, leaf_paths, under
 from gateway.schema.types import Order, OrderStatus
+from gateway.security import PII_READ
 from gateway.sources.base import Source
 
 T = TypeVar("T")
+
 
 #: Fields every order summary has, whatever its source (customer resolves on its own).
 ORDER_ALWAYS = frozenset({"id", "source", "sourceKind", "sourceId", "customer"})
@@ -124,7 +126,7 @@ async def _connection(
     for error in page.errors:
         ctx.report(error, path_of(info))
     orders = await _complete(info, page)
-    nodes = [Order.of(o) for o in orders]
+    nodes = [Order.of(o, ctx.visibility) for o in orders]
     edges = [OrderEdge(cursor=e.cursor, node=n) for e, n in zip(page.edges, nodes, strict=True)]
     return OrderConnection(
         edges=edges,
@@ -141,8 +143,8 @@ async def _connection(
 async def all_orders(
     info: Info[RequestContext, None], f: OrderFilter | None, first: int, after: str | None
 ) -> OrderConnection:
-    validate_first(first)
     ctx = info.context
+    validate_first(first, ctx.max_page)
     names = list(ctx.sources)
     wanted = given(f.sources) if f is not None else None
     if wanted is not None:
@@ -155,6 +157,8 @@ async def all_orders(
     scope = "orders"
     email = given(f.customer_email) if f is not None else None
     if email is not None:
+        if not ctx.principal.can(PII_READ):
+            raise Forbidden("filtering by customerEmail needs the pii:read scope")
         email = email.strip()
         scope = f"orders|email={email.lower()}"
         found = await asyncio.gather(
@@ -181,8 +185,8 @@ async def customer_orders(
     first: int,
     after: str | None,
 ) -> OrderConnection:
-    validate_first(first)
     ctx = info.context
+    validate_first(first, ctx.max_page)
     query = domain.OrderQuery(customer_ids=frozenset({customer_id}))
     plans = {source: (ctx.sources[source], query)} if source in ctx.sources else {}
     return await _connection(info, plans, f"customer|{source}|{customer_id}", query, first, after)

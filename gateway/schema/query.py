@@ -16,10 +16,18 @@ from strawberry.extensions import (
 from strawberry.types import Info
 
 from gateway import ids
+from gateway.config import LimitSettings
 from gateway.context import RequestContext, path_of
-from gateway.errors import BadUserInput, GatewayError, NotFound
-from gateway.schema.connection import OrderConnection, OrderFilter, all_orders, given
+from gateway.errors import BadUserInput, Forbidden, GatewayError, NotFound
+from gateway.schema.analysis import QueryAnalysis
+from gateway.schema.connection import (
+    OrderConnection,
+    OrderFilter,
+    all_orders,
+    given,
+)
 from gateway.schema.types import Customer, License, Node, Order, SourceInfo
+from gateway.security import PII_READ
 
 
 def _known_source(info: Info[RequestContext, None], name: str) -> bool:
@@ -34,7 +42,7 @@ async def _order(info: Info[RequestContext, None], source: str, source_id: str) 
     if found is None:
         info.context.report(NotFound(f"source '{source}' has no order {source_id}"), path_of(info))
         return None
-    return Order.of(found)
+    return Order.of(found, info.context.visibility)
 
 
 async def _customer(
@@ -49,7 +57,7 @@ async def _customer(
             NotFound(f"source '{source}' has no customer {source_id}"), path_of(info)
         )
         return None
-    return Customer.of(found)
+    return Customer.of(found, info.context.visibility)
 
 
 async def _license(info: Info[RequestContext, None], source: str, ref: str) -> License | None:
@@ -116,6 +124,12 @@ class Query:
     async def customers_by_email(
         self, info: Info[RequestContext, None], email: str
     ) -> list[Customer]:
+        if not info.context.principal.can(PII_READ):
+            info.context.report(
+                Forbidden("looking customers up by email needs the pii:read scope"),
+                path_of(info),
+            )
+            return []
         email = email.strip()
         if "@" not in email:
             raise BadUserInput("email must be an email address")
@@ -133,7 +147,7 @@ class Query:
             else:
                 for c in result:
                     info.context.loaders.remember_customer(c)
-                    customers.append(Customer.of(c))
+                    customers.append(Customer.of(c, info.context.visibility))
         return customers
 
     @strawberry.field(description="The configured sources and whether each answers.")
@@ -149,7 +163,9 @@ class GatewaySchema(strawberry.Schema):
         """Logging happens where errors are formatted: once, without payloads."""
 
 
-def build_schema(*, introspection: bool = True) -> strawberry.Schema:
+def build_schema(
+    *, introspection: bool = True, limits: LimitSettings | None = None
+) -> strawberry.Schema:
     # Factories: a fresh extension per request; both caches live at module level.
     extensions: list[Any] = [
         lambda: ParserCache(maxsize=256),
@@ -157,6 +173,9 @@ def build_schema(*, introspection: bool = True) -> strawberry.Schema:
     ]
     if not introspection:
         extensions.append(DisableIntrospection)
+    # After validation (ValidationCache above), before execution.
+    chosen = limits or LimitSettings()
+    extensions.append(lambda: QueryAnalysis(chosen))
     return GatewaySchema(query=Query, types=[Order, Customer, License], extensions=extensions)
 
 

@@ -11,7 +11,7 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from gateway import domain, ids
-from gateway.context import RequestContext, path_of
+from gateway.context import RequestContext, Visibility, path_of
 from gateway.errors import NotFound
 from gateway.schema.selection import covered, leaf_paths
 
@@ -122,19 +122,20 @@ class Customer(Node):
         )
 
     @classmethod
-    def of(cls, c: domain.Customer) -> Customer:
+    def of(cls, c: domain.Customer, vis: Visibility) -> Customer:
+        pii = vis.pii
         return cls(
             id=strawberry.ID(ids.encode("Customer", c.source, c.source_id)),
             source=c.source,
             source_kind=c.kind,
             source_id=c.source_id,
-            email=c.email,
-            first_name=c.first_name,
-            last_name=c.last_name,
-            name=c.name,
+            email=c.email if pii else None,
+            first_name=c.first_name if pii else None,
+            last_name=c.last_name if pii else None,
+            name=c.name if pii else None,
             company=c.company,
-            phone=c.phone,
-            address=Address.of(c.address),
+            phone=c.phone if pii else None,
+            address=Address.of(c.address) if pii else None,
         )
 
 
@@ -151,7 +152,7 @@ async def resolve_customer(
             leaf_paths(info.selected_fields[0].selections), summary.present | CUSTOMER_ALWAYS
         )
     ):
-        return Customer.of(summary)
+        return Customer.of(summary, info.context.visibility)
     if customer_id is None:
         return None
     found = await info.context.loaders.customers.load((source, customer_id))
@@ -160,7 +161,7 @@ async def resolve_customer(
             NotFound(f"source '{source}' has no customer {customer_id}"), path_of(info)
         )
         return None
-    return Customer.of(found)
+    return Customer.of(found, info.context.visibility)
 
 
 @strawberry.type
@@ -199,7 +200,7 @@ class License(Node):
     customer: Customer | None
 
     @classmethod
-    def of(cls, lic: domain.License, order_id: str) -> License:
+    def of(cls, lic: domain.License, order_id: str, vis: Visibility) -> License:
         return cls(
             id=strawberry.ID(ids.encode("License", lic.source, f"{order_id}:{lic.source_id}")),
             source=lic.source,
@@ -226,9 +227,11 @@ class License(Node):
             ],
             users=[
                 LicenseUser(email=u.email, first_name=u.first_name, last_name=u.last_name)
+                if vis.pii
+                else LicenseUser(email=None, first_name=None, last_name=None)
                 for u in lic.users
             ],
-            customer=Customer.of(lic.customer) if lic.customer else None,
+            customer=Customer.of(lic.customer, vis) if lic.customer else None,
         )
 
 
@@ -247,7 +250,7 @@ class LineItem:
     licenses: list[License]
 
     @classmethod
-    def of(cls, item: domain.LineItem, order_id: str) -> LineItem:
+    def of(cls, item: domain.LineItem, order_id: str, vis: Visibility) -> LineItem:
         return cls(
             id=item.id,
             product_id=item.product_id,
@@ -259,7 +262,7 @@ class LineItem:
             total=Money.of(item.total),
             status=item.status,
             subscription_id=item.subscription_id,
-            licenses=[License.of(lic, order_id) for lic in item.licenses],
+            licenses=[License.of(lic, order_id, vis) for lic in item.licenses],
         )
 
 
@@ -288,8 +291,8 @@ class Order(Node):
         return await resolve_customer(info, o.source, o.customer_id, o.customer)
 
     @classmethod
-    def of(cls, o: domain.Order) -> Order:
-        items = [LineItem.of(item, o.source_id) for item in o.line_items]
+    def of(cls, o: domain.Order, vis: Visibility) -> Order:
+        items = [LineItem.of(item, o.source_id, vis) for item in o.line_items]
         return cls(
             id=strawberry.ID(ids.encode("Order", o.source, o.source_id)),
             source=o.source,
@@ -305,7 +308,7 @@ class Order(Node):
             price=Price.of(o.price),
             line_items=items,
             licenses=[lic for item in items for lic in item.licenses],
-            raw=cast(JSON, o.raw),
+            raw=cast(JSON, o.raw) if vis.raw else None,
             _order=o,
         )
 

@@ -1,0 +1,245 @@
+"""Before any resolver runs: scopes, depth, aliases and the estimated backend cost.
+
+Runs as a schema extension right after validation (so the document is known valid) and
+before execution; a query over a limit never reaches a backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLInterfaceType,
+    GraphQLNamedType,
+    GraphQLObjectType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    IntValueNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    VariableNode,
+    get_named_type,
+)
+from strawberry.extensions import SchemaExtension
+
+from gateway.config import LimitSettings
+from gateway.context import RequestContext
+from gateway.domain import OrderQuery
+from gateway.errors import QUERY_TOO_COMPLEX, Forbidden, GatewayError
+from gateway.security import ORDERS_READ, PII_READ, RAW_READ
+
+#: Fields that hold personal data (DESIGN.md): null without the pii:read scope.
+PII_FIELDS = frozenset(
+    {("Customer", f) for f in ("email", "firstName", "lastName", "name", "phone", "address")}
+    | {("LicenseUser", f) for f in ("email", "firstName", "lastName")}
+)
+RAW_FIELDS = frozenset({("Order", "raw")})
+#: Lists of objects embedded in their parent: how many items the estimate assumes.
+EMBEDDED_FANOUT = 10
+_EMBEDDED_LISTS = frozenset(
+    {
+        ("Order", "lineItems"),
+        ("Order", "licenses"),
+        ("LineItem", "licenses"),
+        ("License", "features"),
+        ("License", "users"),
+    }
+)
+_SINGLE_FETCH = frozenset({"order", "orderBySourceId", "node", "customer"})
+
+
+class TooComplex(GatewayError):
+    code = QUERY_TOO_COMPLEX
+
+    def __init__(self, limit: str, maximum: int, figure: float) -> None:
+        shown = int(figure) if figure == int(figure) else round(figure, 1)
+        super().__init__(f"query {limit} is {shown}, over the limit of {maximum}")
+        self.limit, self.maximum, self.figure = limit, maximum, shown
+
+    def extensions(self) -> dict[str, Any]:
+        return {"code": self.code, "limit": self.limit, "max": self.maximum, "actual": self.figure}
+
+
+@dataclass
+class Analysis:
+    depth: int = 0
+    aliases: int = 0
+    cost: float = 0.0
+    pii: set[str] = field(default_factory=set)
+    raw: bool = False
+
+
+class _Walker:
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        fragments: Mapping[str, FragmentDefinitionNode],
+        variables: Mapping[str, Any],
+        streams: int,
+        sources: int,
+    ) -> None:
+        self.schema, self.fragments, self.variables = schema, fragments, variables
+        self.streams, self.sources = streams, sources
+        self.result = Analysis()
+        #: inside Customer.orders, an order's customer is that (already loaded) customer
+        self._in_customer_orders = 0
+
+    def _first(self, node: FieldNode, default: int) -> int:
+        for arg in node.arguments or ():
+            if arg.name.value == "first":
+                value: Any = arg.value
+                if isinstance(value, IntValueNode):
+                    return max(0, int(value.value))
+                if isinstance(value, VariableNode):
+                    given = self.variables.get(value.name.value)
+                    return max(0, given) if isinstance(given, int) else default
+        return default
+
+    def cost(
+        self,
+        selection: SelectionSetNode,
+        parent: GraphQLNamedType,
+        depth: int,
+        seen: frozenset[str] = frozenset(),
+    ) -> float:
+        """Backend requests one object of type ``parent`` costs with this selection."""
+        total = 0.0
+        combine_max = parent.name == "OrderConnection"  # edges and nodes share one fetch
+        for sel in selection.selections:
+            part = 0.0
+            if isinstance(sel, FieldNode):
+                part = self._field(sel, parent, depth)
+            elif isinstance(sel, InlineFragmentNode):
+                cond = sel.type_condition
+                inner = self.schema.get_type(cond.name.value) if cond else parent
+                part = self.cost(sel.selection_set, inner or parent, depth, seen)
+            elif isinstance(sel, FragmentSpreadNode):
+                name = sel.name.value
+                frag = self.fragments.get(name)
+                if frag is None or name in seen:
+                    continue
+                inner = self.schema.get_type(frag.type_condition.name.value) or parent
+                part = self.cost(frag.selection_set, inner, depth, seen | {name})
+            total = max(total, part) if combine_max else total + part
+        return total
+
+    def _field(self, node: FieldNode, parent: GraphQLNamedType, depth: int) -> float:
+        name = node.name.value
+        if name.startswith("__"):
+            return 0.0  # introspection and __typename: no backend, no nesting budget
+        if node.alias is not None:
+            self.result.aliases += 1
+        self.result.depth = max(self.result.depth, depth)
+        if (parent.name, name) in PII_FIELDS:
+            self.result.pii.add(f"{parent.name}.{name}")
+        if (parent.name, name) in RAW_FIELDS:
+            self.result.raw = True
+        if not isinstance(parent, GraphQLObjectType | GraphQLInterfaceType):
+            return 0.0
+        definition = parent.fields.get(name)
+        if definition is None:
+            return 0.0
+        child = get_named_type(definition.type)
+        key = (parent.name, name)
+        inside = key == ("Customer", "orders")
+        self._in_customer_orders += inside
+        sub = self.cost(node.selection_set, child, depth + 1) if node.selection_set else 0.0
+        self._in_customer_orders -= inside
+        if key == ("Query", "orders"):
+            return self.streams + self._first(node, 50) * sub
+        if key == ("Customer", "orders"):
+            return 1 + self._first(node, 50) * sub
+        if key == ("Query", "customersByEmail"):
+            return self.sources * (1 + sub)
+        if key == ("Order", "customer"):
+            return sub if self._in_customer_orders else 1 + sub
+        if parent.name == "Query" and name in _SINGLE_FETCH:
+            return 1 + sub
+        if key in _EMBEDDED_LISTS:
+            return EMBEDDED_FANOUT * sub
+        return sub
+
+
+def analyse(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation_name: str | None,
+    variables: Mapping[str, Any],
+    *,
+    streams: int,
+    sources: int,
+) -> Analysis:
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    operation = next(
+        (o for o in operations if o.name and o.name.value == operation_name),
+        operations[0] if operations else None,
+    )
+    walker = _Walker(schema, fragments, variables, streams, sources)
+    root = schema.query_type
+    if operation is not None and root is not None:
+        walker.result.cost = walker.cost(operation.selection_set, root, 1)
+    return walker.result
+
+
+class QueryAnalysis(SchemaExtension):
+    """Scopes and limits, decided once per operation before execution."""
+
+    def __init__(self, limits: LimitSettings) -> None:
+        super().__init__()
+        self.limits = limits
+
+    def on_validate(self) -> Iterator[None]:
+        ec = self.execution_context
+        ctx = ec.context
+        # Runs after ValidationCache has validated: only a valid document is analysed.
+        if ec.pre_execution_errors == [] and isinstance(ctx, RequestContext):
+            problem = self._check(ctx)
+            if problem is not None:
+                ec.pre_execution_errors = [GraphQLError(problem.message, original_error=problem)]
+        yield
+
+    def _check(self, ctx: RequestContext) -> GatewayError | None:
+        ec = self.execution_context
+        assert ec.graphql_document is not None
+        if not ctx.principal.can(ORDERS_READ):
+            return Forbidden("this credential lacks the orders:read scope")
+        streams = sum(len(s.streams(OrderQuery())) for s in ctx.sources.values())
+        found = analyse(
+            ec.schema._schema,
+            ec.graphql_document,
+            ec.operation_name,
+            ec.variables or {},
+            streams=streams,
+            sources=len(ctx.sources),
+        )
+        limits = self.limits
+        for limit, maximum, figure in (
+            ("depth", limits.max_depth, found.depth),
+            ("aliases", limits.max_aliases, found.aliases),
+            ("cost", limits.max_cost, found.cost),
+        ):
+            if figure > maximum:
+                return TooComplex(limit, maximum, figure)
+        if found.pii and not ctx.principal.can(PII_READ):
+            ctx.visibility = ctx.visibility.without_pii()
+            ctx.report(
+                Forbidden(
+                    "personal data fields are null: this credential lacks the "
+                    f"pii:read scope ({', '.join(sorted(found.pii))})"
+                ),
+                [],
+            )
+        if found.raw and not ctx.principal.can(RAW_READ):
+            ctx.visibility = ctx.visibility.without_raw()
+            ctx.report(Forbidden("raw is null: this credential lacks the raw:read scope"), [])
+        return None
