@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from gateway.domain import Money
+from gateway.domain import Money, OrderStatus
 
 # ISO 4217 minor-unit exponents that differ from the common 2.
 _ZERO = ("BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI")
@@ -113,6 +114,14 @@ def boolean(value: Any) -> bool | None:
     if value in ("true", "false"):
         return bool(value == "true")
     raise ValueProblem(f"expected a boolean, got {value!r}")
+
+
+def status_of(table: Mapping[str, OrderStatus], value: Any) -> OrderStatus:
+    """A backend's status value through its kind's table; a value it lacks is UNKNOWN."""
+    if value is None or value == "":
+        return OrderStatus.UNKNOWN
+    key = str(value)
+    return table.get(key) or table.get(key.lower(), OrderStatus.UNKNOWN)
 
 
 def full_name(first: str | None, last: str | None) -> str | None:

@@ -19,7 +19,7 @@ from gateway.domain import (
     SourceKind,
 )
 from gateway.redact import scrub_payload
-from gateway.values import money_major, text, utc_datetime
+from gateway.values import money_major, status_of, text, utc_datetime
 
 KIND = SourceKind.ADOBE_VIP
 
@@ -37,11 +37,7 @@ STATUSES: dict[str, OrderStatus] = {
 
 
 def status(value: Any) -> OrderStatus:
-    return (
-        STATUSES.get(str(value), OrderStatus.UNKNOWN)
-        if value is not None
-        else (OrderStatus.UNKNOWN)
-    )
+    return status_of(STATUSES, value)
 
 
 def source_id(customer_id: str, order_id: str) -> str:

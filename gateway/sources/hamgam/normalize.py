@@ -11,7 +11,7 @@ from typing import Any
 
 from gateway.domain import Customer, LineItem, Order, OrderStatus, Price, SourceKind
 from gateway.redact import scrub_payload
-from gateway.values import boolean, full_name, money_minor, text, utc_datetime
+from gateway.values import boolean, full_name, money_minor, status_of, text, utc_datetime
 
 KIND = SourceKind.HAMGAM
 
@@ -31,11 +31,7 @@ STATUSES: dict[str, OrderStatus] = {
 
 
 def status(value: Any) -> OrderStatus:
-    return (
-        STATUSES.get(str(value).lower(), OrderStatus.UNKNOWN)
-        if value is not None
-        else (OrderStatus.UNKNOWN)
-    )
+    return status_of(STATUSES, value)
 
 
 def customer(source: str, data: Mapping[str, Any]) -> Customer:

@@ -18,7 +18,15 @@ from gateway.domain import (
     SourceKind,
 )
 from gateway.redact import scrub_payload
-from gateway.values import boolean, decimal_of, full_name, money_major, text, utc_datetime
+from gateway.values import (
+    boolean,
+    decimal_of,
+    full_name,
+    money_major,
+    status_of,
+    text,
+    utc_datetime,
+)
 
 KIND = SourceKind.HIGHLEVEL
 
@@ -48,7 +56,7 @@ SUMMARY_PATHS = frozenset(
 
 
 def status(value: Any) -> OrderStatus:
-    return STATUSES.get(str(value).lower(), OrderStatus.UNKNOWN) if value else OrderStatus.UNKNOWN
+    return status_of(STATUSES, value)
 
 
 def _is_test(data: Mapping[str, Any]) -> bool:

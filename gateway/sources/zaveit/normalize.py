@@ -19,7 +19,7 @@ from gateway.domain import (
     SourceKind,
 )
 from gateway.redact import scrub_payload
-from gateway.values import boolean, money_major, text, utc_datetime
+from gateway.values import boolean, money_major, status_of, text, utc_datetime
 
 KIND = SourceKind.ZAVEIT
 
@@ -48,7 +48,7 @@ SUMMARY_PATHS = frozenset(
 
 
 def status(value: Any) -> OrderStatus:
-    return STATUSES.get(str(value).lower(), OrderStatus.UNKNOWN) if value else OrderStatus.UNKNOWN
+    return status_of(STATUSES, value)
 
 
 def _address(addresses: Mapping[str, Any]) -> Address | None:
