@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8000
 
-.PHONY: install run test lint typecheck pytest schema clean
+.PHONY: install run test lint typecheck pytest schema bench clean
 
 install: $(STAMP)
 
@@ -18,8 +18,8 @@ run: $(STAMP)
 	$(BIN)/gateway demo --port $(PORT)
 
 lint: $(STAMP)
-	$(BIN)/ruff check gateway tests
-	$(BIN)/ruff format --check gateway tests
+	$(BIN)/ruff check gateway tests bench
+	$(BIN)/ruff format --check gateway tests bench
 
 typecheck: $(STAMP)
 	$(BIN)/mypy gateway tests
@@ -31,6 +31,11 @@ pytest: $(STAMP)
 	exit $$rc
 
 test: lint typecheck pytest
+
+# Not part of `make test`: minutes long, and it needs wrk (Debian's package).
+bench: $(STAMP)
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(BIN)/python bench/run.py
 
 schema: $(STAMP)
 	$(BIN)/gateway schema > schema.graphql

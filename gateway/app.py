@@ -36,8 +36,11 @@ def build_sources(
 ) -> dict[str, Source]:
     """One source object (and so one shared httpx client) per configured source."""
     transports = transports or {}
+    aiohttp = settings.performance.http_transport == "aiohttp"
     return {
-        name: ADAPTERS[conf.kind].create(name, conf, transport=transports.get(name), clock=clock)
+        name: ADAPTERS[conf.kind].create(
+            name, conf, transport=transports.get(name), clock=clock, aiohttp=aiohttp
+        )
         for name, conf in settings.sources.items()
     }
 
@@ -73,11 +76,16 @@ def create_app(
             "request will be refused"
         )
     view = GatewayView(
-        build_schema(introspection=security.introspection, limits=security.limits),
+        build_schema(
+            introspection=security.introspection,
+            limits=security.limits,
+            caches=settings.performance.query_caches,
+        ),
         graphql_ide="graphiql" if graphiql else None,
         cursor_secret=cursor_secret,
         authenticator=Authenticator(security),
         limits=security.limits,
+        performance=settings.performance,
     )
 
     async def healthz(request: Request) -> JSONResponse:

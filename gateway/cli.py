@@ -29,6 +29,18 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=int, help="gateway port (default: $PORT or 8000)")
     simulate = sub.add_parser("simulate", help="the built-in simulators alone")
     simulate.add_argument("--port", type=int, default=8001)
+    simulate.add_argument(
+        "--latency",
+        type=float,
+        default=0,
+        metavar="MS",
+        help="answer every request after this many milliseconds",
+    )
+    simulate.add_argument(
+        "--no-rate-limit",
+        action="store_true",
+        help="switch HighLevel's 100 requests / 10 s limit off",
+    )
     for p in (demo, simulate):
         p.add_argument(
             "--fault",
@@ -44,13 +56,28 @@ def _parser() -> argparse.ArgumentParser:
 def _serve(settings: Settings, host: str, port: int) -> None:
     from gateway.app import create_app
 
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level="info",
+        access_log=settings.server.access_log,
+    )
 
 
-def _simulators(faults: list[str]) -> SimulatorSet:
+def _simulators(
+    faults: list[str], *, latency_ms: float = 0, rate_limit: bool = True
+) -> SimulatorSet:
+    from gateway.simulation import RequestLog
     from gateway.simulators import SIMULATORS, SimulatorSet
 
-    simulators = SimulatorSet()
+    simulators = SimulatorSet(
+        log=RequestLog(keep=False),
+        options={} if rate_limit else {"highlevel": {"rate_limit": None}},
+    )
+    if latency_ms:
+        for kind in SIMULATORS:
+            simulators.faults.set(kind, f"latency={latency_ms}")
     for item in faults:
         kind, sep, spec = item.partition("=")
         if not sep or kind not in SIMULATORS:
@@ -86,14 +113,16 @@ async def _demo(port: int, faults: list[str]) -> None:
     await asyncio.gather(simulators.serve(sockets=[sim_sock]), gateway.serve())
 
 
-async def _simulate(port: int, faults: list[str]) -> None:
+async def _simulate(port: int, faults: list[str], latency_ms: float, rate_limit: bool) -> None:
     from gateway.simulators import SIMULATORS, loopback_socket
 
-    app = _simulators(faults).app()
+    app = _simulators(faults, latency_ms=latency_ms, rate_limit=rate_limit).app()
     sock = loopback_socket(port)
     for kind in SIMULATORS:
         print(f"{kind}: http://127.0.0.1:{port}/{kind}", flush=True)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="info", lifespan="off"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
+    )
     await server.serve(sockets=[sock])
 
 
@@ -119,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
             port = args.port if args.port is not None else (env.port or 8000)
             asyncio.run(_demo(port, args.fault))
         elif args.command == "simulate":
-            asyncio.run(_simulate(args.port, args.fault))
+            asyncio.run(_simulate(args.port, args.fault, args.latency, not args.no_rate_limit))
     except ConfigError as exc:
         print(f"gateway: config error: {exc}", file=sys.stderr)
         return 2

@@ -30,6 +30,8 @@ class ServerSettings(BaseModel):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
+    #: one log line per HTTP request (uvicorn's access log)
+    access_log: bool = True
 
 
 class ApiKeySettings(BaseModel):
@@ -99,6 +101,19 @@ class SecuritySettings(BaseModel):
     limits: LimitSettings = LimitSettings()
 
 
+class PerformanceSettings(BaseModel):
+    """The levers measured in bench/ (README there); the defaults are the fast ones."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: "aiohttp": httpx over httpx-aiohttp's transport; "httpx": httpx's own pool
+    http_transport: Literal["aiohttp", "httpx"] = "aiohttp"
+    #: Strawberry's ParserCache and ValidationCache
+    query_caches: bool = True
+    #: false: the naive gateway, every load its own backend call (for comparison only)
+    loaders: bool = True
+
+
 class Settings(BaseModel):
     """Everything the gateway is configured with."""
 
@@ -107,6 +122,7 @@ class Settings(BaseModel):
     server: ServerSettings = ServerSettings()
     sources: Mapping[str, SourceSettings] = Field(default_factory=dict)
     security: SecuritySettings = SecuritySettings()
+    performance: PerformanceSettings = PerformanceSettings()
 
     def secrets(self) -> list[str]:
         values = [s for src in self.sources.values() for s in src.secrets()]

@@ -163,6 +163,7 @@ class Order:
     customer: Customer | None = None
     customer_id: str | None = None
     line_items: tuple[LineItem, ...] = ()
+    #: the payload as received; redacted where it leaves the gateway (schema's Order.raw)
     raw: Mapping[str, Any] | None = None
     present: frozenset[str] | None = None
 

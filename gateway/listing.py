@@ -113,6 +113,18 @@ def query_digest(scope: str, names: Sequence[str], query: OrderQuery) -> str:
     return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def initial_fetch(first: int, streams: int) -> int:
+    """How many orders to ask each stream for up front.
+
+    Every stream's head is needed before the first order can be chosen, but rarely all
+    ``first`` orders of every stream: twice an even share (at least 10, at most
+    ``first``) usually suffices, and a stream that runs dry is refilled during the merge.
+    """
+    if streams <= 1:
+        return first
+    return min(first, max(10, -(-2 * first // streams)))
+
+
 def validate_first(first: int, max_page: int = MAX_PAGE) -> None:
     if not 1 <= first <= max_page:
         raise BadUserInput(f"first must be between 1 and {max_page}, got {first}")
@@ -155,7 +167,7 @@ async def merged_page(
             stream.fetched += len(page.orders)
             stream.exhausted = not page.has_more or not page.orders
 
-    await asyncio.gather(*(fill(s, first) for s in streams))
+    await asyncio.gather(*(fill(s, initial_fetch(first, len(streams))) for s in streams))
     edges: list[Edge] = []
     while len(edges) < first:
         live = [s for s in streams if s.buffer]

@@ -51,14 +51,19 @@ def _batcher(
 class Loaders:
     """The loaders of one request. ``calls`` records each batch's keys (for tests)."""
 
-    def __init__(self, sources: Mapping[str, Source]) -> None:
+    def __init__(self, sources: Mapping[str, Source], *, batch: bool = True) -> None:
+        # batch=False is the naive gateway of the benchmark: no batching, no dedupe.
         self.order_calls: list[list[Key]] = []
         self.customer_calls: list[list[Key]] = []
         self.orders: DataLoader[Key, Order | None] = DataLoader(
-            _batcher(sources, lambda s, ids: s.get_orders(ids), self.order_calls)
+            _batcher(sources, lambda s, ids: s.get_orders(ids), self.order_calls),
+            batch=batch,
+            cache=batch,
         )
         self.customers: DataLoader[Key, Customer | None] = DataLoader(
-            _batcher(sources, lambda s, ids: s.get_customers(ids), self.customer_calls)
+            _batcher(sources, lambda s, ids: s.get_customers(ids), self.customer_calls),
+            batch=batch,
+            cache=batch,
         )
 
     def remember_order(self, order: Order) -> None:

@@ -71,15 +71,21 @@ class RequestLog:
     """Every request the simulators saw, for tests to count and inspect."""
 
     entries: list[Recorded] = field(default_factory=list)
+    #: false: only count (long benchmark runs would otherwise keep every request)
+    keep: bool = True
+    count: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, entry: Recorded) -> None:
         with self._lock:
-            self.entries.append(entry)
+            self.count += 1
+            if self.keep:
+                self.entries.append(entry)
 
     def clear(self) -> None:
         with self._lock:
             self.entries.clear()
+            self.count = 0
 
     def of(self, mount: str, path_prefix: str = "") -> list[Recorded]:
         with self._lock:

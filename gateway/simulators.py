@@ -17,7 +17,9 @@ from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
-from starlette.routing import Mount
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Mount, Route
 
 from gateway.simulation import FaultBoard, Faulty, Logged, RequestLog
 from gateway.sources.adobe_vip import simulator as adobe_vip
@@ -50,13 +52,18 @@ class SimulatorSet:
     options: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def app(self) -> Starlette:
-        routes = []
+        routes: list[BaseRoute] = []
         for kind, (module, _) in SIMULATORS.items():
             self.data.setdefault(kind, module.sample_data())
             simulator = module.create_app(self.data[kind], **self.options.get(kind, {}))
             routes.append(
                 Mount(f"/{kind}", app=Logged(Faulty(simulator, kind, self.faults), kind, self.log))
             )
+
+        async def stats(request: Request) -> JSONResponse:
+            return JSONResponse({"requests": self.log.count})
+
+        routes.append(Route("/__stats", stats))
         return Starlette(routes=routes)
 
 
@@ -78,8 +85,13 @@ def demo_config(base_url: str, kinds: list[str] | None = None) -> dict[str, Any]
 
 
 def loopback_socket(port: int = 0) -> socket.socket:
+    """A listening socket on 127.0.0.1 for uvicorn's ``serve(sockets=...)``."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # Accepted connections inherit this. Without it a pre-bound socket leaves Nagle on,
+    # and every response after the first on a kept-alive connection waits ~40 ms for
+    # the client's delayed ACK.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind(("127.0.0.1", port))
     return sock
 

@@ -27,7 +27,7 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
 from gateway import errors
-from gateway.config import LimitSettings
+from gateway.config import LimitSettings, PerformanceSettings
 from gateway.context import RequestContext
 from gateway.listing import CursorCodec
 from gateway.loaders import Loaders
@@ -105,12 +105,14 @@ class GatewayView(GraphQL[RequestContext, None]):
         cursor_secret: bytes,
         authenticator: Authenticator,
         limits: LimitSettings,
+        performance: PerformanceSettings,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self._codec = CursorCodec(cursor_secret)
         self._auth = authenticator
         self._limits = limits
+        self._performance = performance
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -174,7 +176,7 @@ class GatewayView(GraphQL[RequestContext, None]):
             request=request,
             sources=sources,
             codec=self._codec,
-            loaders=Loaders(sources),
+            loaders=Loaders(sources, batch=self._performance.loaders),
             principal=principal,
             max_page=self._limits.max_page_size,
         )

@@ -26,6 +26,7 @@ from graphql import (
     SelectionSetNode,
     VariableNode,
     get_named_type,
+    validate,
 )
 from strawberry.extensions import SchemaExtension
 
@@ -201,7 +202,12 @@ class QueryAnalysis(SchemaExtension):
     def on_validate(self) -> Iterator[None]:
         ec = self.execution_context
         ctx = ec.context
-        # Runs after ValidationCache has validated: only a valid document is analysed.
+        if ec.pre_execution_errors is None:  # no ValidationCache ran before: validate here
+            assert ec.graphql_document is not None
+            ec.pre_execution_errors = validate(
+                ec.schema._schema, ec.graphql_document, ec.validation_rules
+            )
+        # Only a valid document is analysed.
         if ec.pre_execution_errors == [] and isinstance(ctx, RequestContext):
             problem = self._check(ctx)
             if problem is not None:

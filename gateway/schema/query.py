@@ -164,13 +164,12 @@ class GatewaySchema(strawberry.Schema):
 
 
 def build_schema(
-    *, introspection: bool = True, limits: LimitSettings | None = None
+    *, introspection: bool = True, limits: LimitSettings | None = None, caches: bool = True
 ) -> strawberry.Schema:
     # Factories: a fresh extension per request; both caches live at module level.
-    extensions: list[Any] = [
-        lambda: ParserCache(maxsize=256),
-        lambda: ValidationCache(maxsize=256),
-    ]
+    extensions: list[Any] = (
+        [lambda: ParserCache(maxsize=256), lambda: ValidationCache(maxsize=256)] if caches else []
+    )
     if not introspection:
         extensions.append(DisableIntrospection)
     # After validation (ValidationCache above), before execution.

@@ -13,6 +13,7 @@ from strawberry.types import Info
 from gateway import domain, ids
 from gateway.context import RequestContext, Visibility, path_of
 from gateway.errors import NotFound
+from gateway.redact import scrub_payload
 from gateway.schema.selection import covered, leaf_paths
 
 if TYPE_CHECKING:
@@ -282,8 +283,18 @@ class Order(Node):
     price: Price | None
     line_items: list[LineItem]
     licenses: list[License]
-    raw: JSON | None
     _order: strawberry.Private[domain.Order]
+    _visibility: strawberry.Private[Visibility]
+
+    @strawberry.field(
+        description="The backend's payload as received, minus credentials "
+        "and the personal data DESIGN.md lists."
+    )
+    def raw(self) -> JSON | None:
+        # The one exit of payloads: redacted here, and only when a query asks for them.
+        if not self._visibility.raw or self._order.raw is None:
+            return None
+        return cast(JSON, scrub_payload(self._order.raw))
 
     @strawberry.field
     async def customer(self, info: Info[RequestContext, None]) -> Customer | None:
@@ -308,8 +319,8 @@ class Order(Node):
             price=Price.of(o.price),
             line_items=items,
             licenses=[lic for item in items for lic in item.licenses],
-            raw=cast(JSON, o.raw) if vis.raw else None,
             _order=o,
+            _visibility=vis,
         )
 
 

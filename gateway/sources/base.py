@@ -28,8 +28,8 @@ class SourceSettings(BaseModel):
     breaker_cooldown_s: float = Field(default=30.0, gt=0, le=3600)
     #: the longest wait a Retry-After can ask for; a longer one waits only this long
     retry_after_cap_s: float = Field(default=30.0, ge=0, le=600)
-    #: client-side rate limit: at most rate_limit calls per rate_window_s (none if unset)
-    rate_limit: int | None = Field(default=None, ge=1)
+    #: client-side rate limit: at most rate_limit calls per rate_window_s (unset or 0: none)
+    rate_limit: int | None = Field(default=None, ge=0)
     rate_window_s: float = Field(default=10.0, gt=0, le=3600)
 
     def secrets(self) -> list[str]:

@@ -122,7 +122,11 @@ class BackendHttp:
         sent = {**(headers or {}), **self.attempt_headers()}
         try:
             return await self.client.get(path, params=cast(Any, params), headers=sent)
-        except httpx.TimeoutException:
+        except httpx.TimeoutException as exc:
+            if _refused(exc):
+                raise BackendUnavailable(
+                    self.source, "cannot reach the backend (connection refused)"
+                ) from None
             raise BackendTimeout(self.source, "the backend did not answer in time") from None
         except httpx.TransportError as exc:
             raise BackendUnavailable(
@@ -177,6 +181,12 @@ class BackendHttp:
 
     async def aclose(self) -> None:
         await self.client.aclose()
+
+
+def _refused(exc: Exception) -> bool:
+    """httpx-aiohttp reports a refused connection as ConnectTimeout; its cause tells."""
+    cause = exc.__cause__
+    return isinstance(cause, OSError) and not isinstance(cause, TimeoutError)
 
 
 def _is_outage(error: BackendError) -> bool:

@@ -18,7 +18,6 @@ from gateway.domain import (
     Price,
     SourceKind,
 )
-from gateway.redact import scrub_payload
 from gateway.values import money_major, status_of, text, utc_datetime
 
 KIND = SourceKind.ADOBE_VIP
@@ -121,5 +120,5 @@ def order(source: str, data: Mapping[str, Any]) -> Order:
         price=_price(data, currency),
         customer_id=customer_id,
         line_items=tuple(_line_item(item, currency) for item in data.get("lineItems") or ()),
-        raw=scrub_payload(data),
+        raw=data,
     )

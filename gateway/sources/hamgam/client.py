@@ -7,10 +7,10 @@ from typing import Any
 from gateway.domain import Customer, Order, OrderPage, OrderQuery, SourceKind
 from gateway.sources.hamgam import normalize
 from gateway.sources.hamgam.settings import HamgamSettings
-from gateway.sources.rest import RestSource, segment
+from gateway.sources.rest import RestSource, page_window, segment
 
-#: Page size the client always asks for, so any offset maps onto one page and a skip.
-PAGE_SIZE = 50
+#: The largest page the client asks for (DRF's usual max_page_size).
+MAX_PAGE_SIZE = 100
 
 
 class HamgamSource(RestSource[HamgamSettings]):
@@ -30,9 +30,10 @@ class HamgamSource(RestSource[HamgamSettings]):
     async def fetch_list(
         self, stream: str, query: OrderQuery, offset: int, limit: int
     ) -> OrderPage:
+        page, page_size, skip = page_window(offset, limit, MAX_PAGE_SIZE)
         params: dict[str, Any] = {
-            "page": offset // PAGE_SIZE + 1,
-            "page_size": PAGE_SIZE,
+            "page": page,
+            "page_size": page_size,
             "ordering": "-created_at",
         }
         if self.settings.pushdown:
@@ -45,7 +46,6 @@ class HamgamSource(RestSource[HamgamSettings]):
         body = await self.http.get_json("/api/orders/", params=params)
         if body is None:  # DRF answers a page past the end with 404 "Invalid page."
             return OrderPage((), has_more=False)
-        skip = offset % PAGE_SIZE
         currency = self.settings.currency
         return OrderPage(
             tuple(normalize.order(self.name, item, currency) for item in body["results"][skip:]),
@@ -54,7 +54,7 @@ class HamgamSource(RestSource[HamgamSettings]):
 
     async def fetch_customers_by_email(self, email: str) -> list[Customer]:
         body = await self.http.get_json(
-            "/api/customers/", params={"email": email, "page_size": PAGE_SIZE}
+            "/api/customers/", params={"email": email, "page_size": MAX_PAGE_SIZE}
         )
         return [
             normalize.customer(self.name, item)

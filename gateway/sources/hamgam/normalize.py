@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from gateway.domain import Customer, LineItem, Order, OrderStatus, Price, SourceKind
-from gateway.redact import scrub_payload
 from gateway.values import boolean, full_name, money_minor, status_of, text, utc_datetime
 
 KIND = SourceKind.HAMGAM
@@ -99,5 +98,5 @@ def order(source: str, data: Mapping[str, Any], currency: str) -> Order:
         customer=_customer_summary(source, buyer) if buyer else None,
         customer_id=str(buyer["id"]) if buyer else None,
         line_items=tuple(_line_item(item, currency) for item in data.get("items") or ()),
-        raw=scrub_payload(data),
+        raw=data,
     )

@@ -17,7 +17,6 @@ from gateway.domain import (
     Price,
     SourceKind,
 )
-from gateway.redact import scrub_payload
 from gateway.values import (
     boolean,
     decimal_of,
@@ -149,7 +148,7 @@ def order(source: str, data: Mapping[str, Any]) -> Order:
         else None,
         customer_id=contact_id,
         line_items=tuple(_line_item(item, currency) for item in data.get("items") or ()),
-        raw=scrub_payload(data),
+        raw=data,
     )
 
 

@@ -16,7 +16,6 @@ from gateway.domain import (
     OrderStatus,
     SourceKind,
 )
-from gateway.redact import scrub_payload
 from gateway.values import boolean, full_name, integer, text, utc_datetime
 
 KIND = SourceKind.LICENSESPRING
@@ -129,5 +128,5 @@ def order(source: str, data: Mapping[str, Any]) -> Order:
         customer=buyer,
         customer_id=buyer.source_id if buyer else None,
         line_items=tuple(_line_item(source, item) for item in data.get("order_items") or ()),
-        raw=scrub_payload(data),
+        raw=data,
     )

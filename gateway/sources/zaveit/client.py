@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 from gateway.domain import Customer, Order, OrderPage, OrderQuery, SourceKind
 from gateway.sources.http import ErrorReader
-from gateway.sources.rest import RestSource, segment
+from gateway.sources.rest import RestSource, page_window, segment
 from gateway.sources.zaveit import api, normalize
 from gateway.sources.zaveit.settings import ZaveitSettings
 
@@ -37,10 +37,7 @@ class ZaveitSource(RestSource[ZaveitSettings]):
     async def fetch_list(
         self, stream: str, query: OrderQuery, offset: int, limit: int
     ) -> OrderPage:
-        per_page = min(max(limit, 1), api.MAX_PER_PAGE)
-        # Pages are fixed-size windows: ask for the one holding `offset`, skip into it.
-        page = offset // per_page + 1
-        skip = offset - (page - 1) * per_page
+        page, per_page, skip = page_window(offset, limit, api.MAX_PER_PAGE)
         params: list[tuple[str, str | int]] = [
             ("~page", page),
             ("~perPage", per_page),

@@ -1,0 +1,358 @@
+"""The gateway's benchmark: `make bench` (see bench/README.md).
+
+Starts the simulators (one process, pinned to core 1, with 0 and 20 ms per response), then
+for each gateway variant a gateway (one uvicorn worker pinned to core 0), drives it with
+wrk at 50 connections and prints one table. Traffic stays on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+DURATION = int(os.environ.get("BENCH_DURATION", "5"))
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "50"))
+LATENCIES = [int(x) for x in os.environ.get("BENCH_LATENCIES_MS", "0,20").split(",")]
+MEMORY_REQUESTS = int(os.environ.get("BENCH_MEMORY_REQUESTS", "10000"))
+
+QUERIES = {
+    "one order + customer + lines": """{ orderBySourceId(source: "eu-shop", sourceId: "123") {
+        number status customer { email name } lineItems { productName quantity
+        total { amount } } } }""",
+    "newest 50, all sources": """{ orders(first: 50) { nodes { source sourceId createdAt
+        price { total { amount currency } } customer { email } } } }""",
+    "50 Adobe + customers": """{ orders(first: 50, filter: {sources: ["adobe"]}) {
+        nodes { sourceId status customer { company email } } } }""",
+}
+VARIANTS: dict[str, dict[str, Any]] = {
+    "gateway": {},
+    "naive (no loaders)": {"loaders": False},
+}
+#: Each lever switched off alone, at 0 ms, against "gateway" in the same run.
+LEVERS: dict[str, dict[str, Any]] = {
+    "httpx default transport": {"http_transport": "httpx"},
+    "no parser/validation cache": {"query_caches": False},
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def pinned(core: int, argv: list[str]) -> list[str]:
+    return ["taskset", "-c", str(core), *argv] if shutil.which("taskset") else argv
+
+
+def wait_http(url: str, seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1).status_code < 500:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up")
+
+
+@contextmanager
+def process(argv: list[str], ready_url: str) -> Iterator[subprocess.Popen[bytes]]:
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        wait_http(ready_url)
+        yield proc
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    return json.dumps(str(value))
+
+
+def write_config(path: Path, sim_url: str, performance: dict[str, Any]) -> None:
+    sys.path.insert(0, str(ROOT))
+    from gateway.simulators import demo_config
+
+    conf = demo_config(sim_url)
+    lines = [
+        "[server]",
+        "access_log = false",
+        "",
+        "[security]",
+        "require_auth = false",
+        'anonymous_scopes = ["orders:read", "pii:read"]',
+        "",
+    ]
+    lines += ["[performance]"] + [f"{k} = {toml_value(v)}" for k, v in performance.items()]
+    for name, table in conf["sources"].items():
+        # The bench measures the gateway, not HighLevel's rate limit.
+        table = {**table, "rate_limit": 0} if table["kind"] == "highlevel" else table
+        lines += ["", f'[sources."{name}"]'] + [f"{k} = {toml_value(v)}" for k, v in table.items()]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def sim_requests(sim_url: str) -> int:
+    return int(httpx.get(f"{sim_url}/__stats", timeout=5).json()["requests"])
+
+
+@dataclass
+class Row:
+    latency: int
+    variant: str
+    query: str
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    cpu_ms: float
+    backend_calls: float
+    failures: int
+
+
+def drive(gateway_url: str, body: str, seconds: int) -> dict[str, Any]:
+    env = {**os.environ, "BENCH_BODY": body}
+    done = subprocess.run(
+        pinned(
+            1,
+            [
+                "wrk",
+                "-t1",
+                f"-c{CONNECTIONS}",
+                f"-d{seconds}s",
+                "--timeout",
+                "10s",
+                "-s",
+                str(ROOT / "bench" / "post.lua"),
+                f"{gateway_url}/graphql",
+            ],
+        ),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+        check=True,
+    )
+    line = next(x for x in done.stdout.splitlines() if x.startswith("RESULT "))
+    return dict(json.loads(line[len("RESULT ") :]))
+
+
+def measure(
+    latency: int, variant: str, performance: dict[str, Any], sim_url: str, queries: dict[str, str]
+) -> list[Row]:
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        config = Path(tmp) / "bench.toml"
+        write_config(config, sim_url, performance)
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        argv = pinned(
+            0, [str(BIN / "gateway"), "serve", "--config", str(config), "--port", str(port)]
+        )
+        with process(argv, f"{url}/healthz") as gw:
+            for name, query in queries.items():
+                body = json.dumps({"query": query})
+                check = httpx.post(
+                    f"{url}/graphql",
+                    content=body,
+                    timeout=30,
+                    headers={"content-type": "application/json"},
+                ).json()
+                if "errors" in check:
+                    raise RuntimeError(f"{name}: {check['errors']}")
+                drive(url, body, 1)  # warm-up: connections, caches
+                cpu0, calls0 = cpu_seconds(gw.pid), sim_requests(sim_url)
+                result = drive(url, body, DURATION)
+                cpu1, calls1 = cpu_seconds(gw.pid), sim_requests(sim_url)
+                n = max(result["requests"], 1)
+                rows.append(
+                    Row(
+                        latency,
+                        variant,
+                        name,
+                        n / (result["duration_us"] / 1e6),
+                        result["p50_us"] / 1000,
+                        result["p99_us"] / 1000,
+                        (cpu1 - cpu0) * 1000 / n,
+                        (calls1 - calls0) / n,
+                        result["socket_errors"] + result["non2xx"],
+                    )
+                )
+    return rows
+
+
+async def _send(url: str, body: str, count: int) -> None:
+    limits = httpx.Limits(max_connections=CONNECTIONS)
+    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+        left = count
+
+        async def worker() -> None:
+            nonlocal left
+            while left > 0:
+                left -= 1
+                r = await client.post(
+                    f"{url}/graphql", content=body, headers={"content-type": "application/json"}
+                )
+                r.raise_for_status()
+
+        await asyncio.gather(*(worker() for _ in range(CONNECTIONS)))
+
+
+def memory(sim_url: str) -> tuple[float, float, float]:
+    """RSS after 1,000 and after MEMORY_REQUESTS requests of the 50-order query."""
+    with tempfile.TemporaryDirectory() as tmp:
+        config = Path(tmp) / "bench.toml"
+        write_config(config, sim_url, {})
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        body = json.dumps({"query": QUERIES["newest 50, all sources"]})
+        argv = pinned(
+            0, [str(BIN / "gateway"), "serve", "--config", str(config), "--port", str(port)]
+        )
+        with process(argv, f"{url}/healthz") as gw:
+            start = rss_mib(gw.pid)
+            asyncio.run(_send(url, body, 1000))
+            after_1k = rss_mib(gw.pid)
+            asyncio.run(_send(url, body, MEMORY_REQUESTS - 1000))
+            return start, after_1k, rss_mib(gw.pid)
+
+
+def encoder_ratio(sim_url: str) -> float:
+    """orjson vs the standard library on a real 50-order response (with raw payloads)."""
+    sys.path.insert(0, str(ROOT))
+    from gateway.view import dumps
+
+    with tempfile.TemporaryDirectory() as tmp:
+        config = Path(tmp) / "bench.toml"
+        write_config(config, sim_url, {})
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        argv = [str(BIN / "gateway"), "serve", "--config", str(config), "--port", str(port)]
+        with process(argv, f"{url}/healthz"):
+            q = "{ orders(first: 50) { nodes { sourceId price { total { amount } } raw } } }"
+            data = orjson.loads(httpx.post(f"{url}/graphql", json={"query": q}, timeout=60).content)
+
+    def stdlib(value: Any) -> bytes:
+        return json.dumps(
+            value, default=lambda o: str(o) if isinstance(o, Decimal) else o, separators=(",", ":")
+        ).encode()
+
+    def timed(encode: Any) -> float:
+        start = time.perf_counter()
+        for _ in range(200):
+            encode(data)
+        return time.perf_counter() - start
+
+    return timed(stdlib) / timed(dumps)
+
+
+def main() -> int:
+    if shutil.which("wrk") is None:
+        print("wrk is not installed: apt-get install wrk (Debian)", file=sys.stderr)
+        return 2
+    rows: list[Row] = []
+    levers: list[Row] = []
+    mem: tuple[float, float, float] | None = None
+    ratio = 0.0
+    for latency in LATENCIES:
+        sim_port = free_port()
+        sim_url = f"http://127.0.0.1:{sim_port}"
+        argv = pinned(
+            1,
+            [
+                str(BIN / "gateway"),
+                "simulate",
+                "--port",
+                str(sim_port),
+                "--latency",
+                str(latency),
+                "--no-rate-limit",
+            ],
+        )
+        with process(argv, f"{sim_url}/__stats"):
+            for variant, perf in VARIANTS.items():
+                rows += measure(latency, variant, perf, sim_url, QUERIES)
+                print(f"  measured {variant} at {latency} ms", file=sys.stderr, flush=True)
+            if latency == 0:
+                two = {k: QUERIES[k] for k in list(QUERIES)[:2]}
+                for lever, perf in LEVERS.items():
+                    levers += measure(latency, lever, perf, sim_url, two)
+                ratio = encoder_ratio(sim_url)
+                if MEMORY_REQUESTS > 1000:
+                    mem = memory(sim_url)
+    print(
+        f"\n{CONNECTIONS} connections, {DURATION} s per row; gateway on core 0, "
+        "simulators and wrk on core 1.\n"
+    )
+    header = (
+        "| backend latency | gateway | query | req/s | p50 ms | p99 ms | gateway CPU ms/req "
+        "| backend calls/req | failed |"
+    )
+    print(header)
+    print("|" + "---|" * 9)
+    for r in rows + levers:
+        print(
+            f"| {r.latency} ms | {r.variant} | {r.query} | {r.rps:.0f} | {r.p50_ms:.1f} | "
+            f"{r.p99_ms:.1f} | {r.cpu_ms:.2f} | {r.backend_calls:.1f} | {r.failures} |"
+        )
+    base = {(r.latency, r.query): r for r in rows if r.variant == "gateway"}
+    print("\nRatios at 0 ms (gateway with every lever / variant), req/s:")
+    for r in [x for x in rows if x.variant != "gateway" and x.latency == 0] + levers:
+        print(f"- {r.variant}, {r.query}: {base[(0, r.query)].rps / r.rps:.2f}x")
+    print(f"- orjson vs json encoding a 50-order response with raw: {ratio:.1f}x faster")
+    if mem is not None:
+        start, first, last = mem
+        print(
+            f"\nRSS: {start:.0f} MiB at start, {first:.0f} MiB after 1,000 requests, "
+            f"{last:.0f} MiB after {MEMORY_REQUESTS:,} ({(last / first - 1) * 100:+.1f}%; "
+            "target within 20%)"
+        )
+    failed = sum(r.failures for r in rows + levers)
+    if mem is not None and mem[2] > mem[1] * 1.2:
+        print("memory grew more than 20%", file=sys.stderr)
+        return 1
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
