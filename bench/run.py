@@ -137,6 +137,19 @@ def sim_requests(sim_url: str) -> int:
     return int(httpx.get(f"{sim_url}/__stats", timeout=5).json()["requests"])
 
 
+def settle(sim_url: str) -> None:
+    """Wait until the backends see no more calls: requests wrk left in flight are done."""
+    last, quiet_since = -1, time.monotonic()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        now = sim_requests(sim_url)
+        if now != last:
+            last, quiet_since = now, time.monotonic()
+        elif time.monotonic() - quiet_since > 0.5:
+            return
+        time.sleep(0.1)
+
+
 @dataclass
 class Row:
     latency: int
@@ -146,7 +159,7 @@ class Row:
     p50_ms: float
     p99_ms: float
     cpu_ms: float
-    backend_calls: float
+    backend_calls: int
     failures: int
 
 
@@ -192,6 +205,7 @@ def measure(
         with process(argv, f"{url}/healthz") as gw:
             for name, query in queries.items():
                 body = json.dumps({"query": query})
+                before = sim_requests(sim_url)
                 check = httpx.post(
                     f"{url}/graphql",
                     content=body,
@@ -200,10 +214,13 @@ def measure(
                 ).json()
                 if "errors" in check:
                     raise RuntimeError(f"{name}: {check['errors']}")
+                calls = sim_requests(sim_url) - before  # exactly one request's calls
                 drive(url, body, 1)  # warm-up: connections, caches
-                cpu0, calls0 = cpu_seconds(gw.pid), sim_requests(sim_url)
+                settle(sim_url)
+                cpu0 = cpu_seconds(gw.pid)
                 result = drive(url, body, DURATION)
-                cpu1, calls1 = cpu_seconds(gw.pid), sim_requests(sim_url)
+                settle(sim_url)  # requests wrk left in flight finish (and cost) here
+                cpu1 = cpu_seconds(gw.pid)
                 n = max(result["requests"], 1)
                 rows.append(
                     Row(
@@ -214,7 +231,7 @@ def measure(
                         result["p50_us"] / 1000,
                         result["p99_us"] / 1000,
                         (cpu1 - cpu0) * 1000 / n,
-                        (calls1 - calls0) / n,
+                        calls,
                         result["socket_errors"] + result["non2xx"],
                     )
                 )
@@ -333,7 +350,7 @@ def main() -> int:
     for r in rows + levers:
         print(
             f"| {r.latency} ms | {r.variant} | {r.query} | {r.rps:.0f} | {r.p50_ms:.1f} | "
-            f"{r.p99_ms:.1f} | {r.cpu_ms:.2f} | {r.backend_calls:.1f} | {r.failures} |"
+            f"{r.p99_ms:.1f} | {r.cpu_ms:.2f} | {r.backend_calls} | {r.failures} |"
         )
     base = {(r.latency, r.query): r for r in rows if r.variant == "gateway"}
     print("\nRatios at 0 ms (gateway with every lever / variant), req/s:")
