@@ -10,7 +10,7 @@ import asyncio
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Sequence
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import ClassVar, Generic, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -180,7 +180,3 @@ class RestSource(ABC, Generic[S]):
             raise BackendPayloadInvalid(
                 self.name, f"the {what} {object_id} does not have the documented shape"
             ) from None
-
-    def payload_query(self, params: dict[str, Any]) -> dict[str, Any]:
-        """Drops unset parameters so requests carry only what the caller asked for."""
-        return {k: v for k, v in params.items() if v is not None}

@@ -120,21 +120,29 @@ def _line_item(data: Mapping[str, Any], currency: str) -> LineItem:
     )
 
 
+def _header(source: str, data: Mapping[str, Any]) -> dict[str, Any]:
+    """What an order and a list item both carry, under the same keys."""
+    return {
+        "source": source,
+        "kind": KIND,
+        "source_id": str(data["_id"]),
+        "status": status(data.get("status")),
+        "source_status": text(data.get("status")),
+        "created_at": utc_datetime(data.get("createdAt")),
+        "updated_at": utc_datetime(data.get("updatedAt")),
+        "is_test": _is_test(data),
+        "currency": str(data["currency"]),
+        "customer_id": text(data.get("contactId")),
+    }
+
+
 def order(source: str, data: Mapping[str, Any]) -> Order:
     currency = str(data["currency"])
     summary = data.get("amountSummary") or {}
     contact_id = text(data.get("contactId"))
     snapshot = data.get("contactSnapshot")
     return Order(
-        source=source,
-        kind=KIND,
-        source_id=str(data["_id"]),
-        status=status(data.get("status")),
-        source_status=text(data.get("status")),
-        created_at=utc_datetime(data.get("createdAt")),
-        updated_at=utc_datetime(data.get("updatedAt")),
-        is_test=_is_test(data),
-        currency=currency,
+        **_header(source, data),
         price=Price(
             currency=currency,
             subtotal=money_major(summary.get("subtotal"), currency),
@@ -146,7 +154,6 @@ def order(source: str, data: Mapping[str, Any]) -> Order:
         customer=_snapshot(source, contact_id, snapshot)
         if contact_id and isinstance(snapshot, Mapping)
         else None,
-        customer_id=contact_id,
         line_items=tuple(_line_item(item, currency) for item in data.get("items") or ()),
         raw=data,
     )
@@ -157,15 +164,7 @@ def summary(source: str, data: Mapping[str, Any]) -> Order:
     currency = str(data["currency"])
     contact_id = text(data.get("contactId"))
     return Order(
-        source=source,
-        kind=KIND,
-        source_id=str(data["_id"]),
-        status=status(data.get("status")),
-        source_status=text(data.get("status")),
-        created_at=utc_datetime(data.get("createdAt")),
-        updated_at=utc_datetime(data.get("updatedAt")),
-        is_test=_is_test(data),
-        currency=currency,
+        **_header(source, data),
         price=Price(
             currency=currency,
             subtotal=money_major(data.get("subtotal"), currency),
@@ -182,6 +181,5 @@ def summary(source: str, data: Mapping[str, Any]) -> Order:
         )
         if contact_id
         else None,
-        customer_id=contact_id,
         present=SUMMARY_PATHS,
     )

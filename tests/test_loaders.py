@@ -1,0 +1,63 @@
+"""The loaders, asserted by the keys each batch was called with (real sources, loopback)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from gateway.app import build_sources
+from gateway.loaders import Loaders
+from tests.conftest import Simulators
+
+
+async def test_one_batch_per_tick_deduped_and_grouped_by_source(sims: Simulators) -> None:
+    sources = build_sources(sims.settings())
+    try:
+        loaders = Loaders(sources)
+        keys = [
+            ("eu-shop", "45"),
+            ("hl-main", "XPLSw2SVagl12LMDeTmQ"),
+            ("eu-shop", "45"),
+            ("eu-shop", "100"),
+            ("nowhere", "1"),
+        ]
+        results = await asyncio.gather(
+            *(loaders.customers.load(k) for k in keys), return_exceptions=True
+        )
+        assert loaders.customer_calls == [
+            [
+                ("eu-shop", "45"),
+                ("hl-main", "XPLSw2SVagl12LMDeTmQ"),
+                ("eu-shop", "100"),
+                ("nowhere", "1"),
+            ]
+        ]
+        assert [getattr(r, "email", None) for r in results[:4]] == [
+            "sara.ahmadi@example.ir",
+            "anish+11@hoopai.com",
+            "sara.ahmadi@example.ir",
+            sims.set.data["hamgam"].customers["100"]["email"],
+        ]
+        assert type(results[4]).__name__ == "NotFound"
+        # Hamgam was asked once per distinct customer, HighLevel once.
+        assert sorted(e.path for e in sims.log.of("hamgam")) == [
+            "/api/customers/100",
+            "/api/customers/45",
+        ]
+        assert len(sims.log.of("highlevel")) == 1
+        again = await loaders.customers.load(("eu-shop", "45"))
+        assert again is results[0] and len(loaders.customer_calls) == 1  # cached
+    finally:
+        for source in sources.values():
+            await source.aclose()
+
+
+async def test_naive_loaders_call_once_per_load(sims: Simulators) -> None:
+    sources = build_sources(sims.settings())
+    try:
+        loaders = Loaders(sources, batch=False)
+        await asyncio.gather(*(loaders.customers.load(("eu-shop", "45")) for _ in range(3)))
+        assert loaders.customer_calls == [[("eu-shop", "45")]] * 3
+        assert len(sims.log.of("hamgam")) == 3
+    finally:
+        for source in sources.values():
+            await source.aclose()
