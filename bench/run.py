@@ -43,6 +43,11 @@ QUERIES = {
     "50 Adobe + customers": """{ orders(first: 50, filter: {sources: ["adobe"]}) {
         nodes { sourceId status customer { company email } } } }""",
 }
+FIRST_QUERY = next(iter(QUERIES))
+#: The first query as Hive Gateway's OpenAPI-derived schema spells it (same 2 calls).
+HIVE_QUERY = """{ getOrder(id: 123) { key status customer { email first_name }
+    items { product_name quantity total } } }"""
+PEER = os.environ.get("BENCH_PEER", "")
 VARIANTS: dict[str, dict[str, Any]] = {
     "gateway": {},
     "naive (no loaders)": {"loaders": False},
@@ -76,8 +81,10 @@ def wait_http(url: str, seconds: float = 20) -> None:
 
 
 @contextmanager
-def process(argv: list[str], ready_url: str) -> Iterator[subprocess.Popen[bytes]]:
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+def process(
+    argv: list[str], ready_url: str, cwd: Path | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=cwd)
     try:
         wait_http(ready_url)
         yield proc
@@ -90,8 +97,22 @@ def process(argv: list[str], ready_url: str) -> Iterator[subprocess.Popen[bytes]
 
 
 def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU time of a process and its live descendants (Hive Gateway forks a worker)."""
+    stats: dict[int, tuple[int, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            ticks = int(fields[11]) + int(fields[12])
+            stats[int(entry.name)] = (int(fields[1]), ticks / os.sysconf("SC_CLK_TCK"))
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        total += stats.get(current, (0, 0.0))[1]
+        todo += [child for child, (parent, _) in stats.items() if parent == current]
+    return total
 
 
 def rss_mib(pid: int) -> float:
@@ -127,8 +148,12 @@ def write_config(path: Path, sim_url: str, performance: dict[str, Any]) -> None:
     ]
     lines += ["[performance]"] + [f"{k} = {toml_value(v)}" for k, v in performance.items()]
     for name, table in conf["sources"].items():
-        # The bench measures the gateway, not HighLevel's rate limit.
-        table = {**table, "rate_limit": 0} if table["kind"] == "highlevel" else table
+        # The bench measures the gateway, not HighLevel's rate limit; and as many calls
+        # may be in flight per source as there are client connections (the default 10
+        # protects real backends, and would cap req/s at 10 / backend latency).
+        table = {**table, "max_concurrency": max(CONNECTIONS, 10)}
+        if table["kind"] == "highlevel":
+            table["rate_limit"] = 0
         lines += ["", f'[sources."{name}"]'] + [f"{k} = {toml_value(v)}" for k, v in table.items()]
     path.write_text("\n".join(lines) + "\n")
 
@@ -190,6 +215,77 @@ def drive(gateway_url: str, body: str, seconds: int) -> dict[str, Any]:
     return dict(json.loads(line[len("RESULT ") :]))
 
 
+def run_query(
+    url: str, pid: int, sim_url: str, latency: int, variant: str, name: str, query: str
+) -> Row:
+    """One row: one checked request (its exact backend calls), warm-up, then wrk."""
+    body = json.dumps({"query": query})
+    before = sim_requests(sim_url)
+    check = httpx.post(
+        f"{url}/graphql", content=body, timeout=30, headers={"content-type": "application/json"}
+    ).json()
+    if "errors" in check:
+        raise RuntimeError(f"{variant}, {name}: {check['errors']}")
+    calls = sim_requests(sim_url) - before
+    drive(url, body, 1)  # warm-up: connections, caches
+    settle(sim_url)
+    cpu0 = cpu_seconds(pid)
+    result = drive(url, body, DURATION)
+    settle(sim_url)  # requests wrk left in flight finish (and cost) here
+    cpu1 = cpu_seconds(pid)
+    n = max(result["requests"], 1)
+    return Row(
+        latency,
+        variant,
+        name,
+        n / (result["duration_us"] / 1e6),
+        result["p50_us"] / 1000,
+        result["p99_us"] / 1000,
+        (cpu1 - cpu0) * 1000 / n,
+        calls,
+        result["socket_errors"] + result["non2xx"],
+    )
+
+
+def hive(latency: int, sim_url: str) -> Row:
+    """Hive Gateway over an OpenAPI description of the Hamgam simulator (BENCH_PEER=hive)."""
+    peer = ROOT / "bench" / "peer"
+    bin_dir = peer / "node_modules" / ".bin"
+    if not (bin_dir / "hive-gateway").exists():
+        subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=peer,
+            check=True,
+            timeout=600,
+        )
+    subprocess.run(
+        [str(bin_dir / "mesh-compose"), "-o", "supergraph.graphql"],
+        cwd=peer,
+        env={**os.environ, "HAMGAM_URL": f"{sim_url}/hamgam"},
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    argv = pinned(
+        0,
+        [
+            str(bin_dir / "hive-gateway"),
+            "supergraph",
+            "supergraph.graphql",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+    )
+    with process(argv, f"{url}/healthcheck", cwd=peer) as proc:
+        return run_query(
+            url, proc.pid, sim_url, latency, "Hive Gateway 2.15.1", FIRST_QUERY, HIVE_QUERY
+        )
+
+
 def measure(
     latency: int, variant: str, performance: dict[str, Any], sim_url: str, queries: dict[str, str]
 ) -> list[Row]:
@@ -204,37 +300,7 @@ def measure(
         )
         with process(argv, f"{url}/healthz") as gw:
             for name, query in queries.items():
-                body = json.dumps({"query": query})
-                before = sim_requests(sim_url)
-                check = httpx.post(
-                    f"{url}/graphql",
-                    content=body,
-                    timeout=30,
-                    headers={"content-type": "application/json"},
-                ).json()
-                if "errors" in check:
-                    raise RuntimeError(f"{name}: {check['errors']}")
-                calls = sim_requests(sim_url) - before  # exactly one request's calls
-                drive(url, body, 1)  # warm-up: connections, caches
-                settle(sim_url)
-                cpu0 = cpu_seconds(gw.pid)
-                result = drive(url, body, DURATION)
-                settle(sim_url)  # requests wrk left in flight finish (and cost) here
-                cpu1 = cpu_seconds(gw.pid)
-                n = max(result["requests"], 1)
-                rows.append(
-                    Row(
-                        latency,
-                        variant,
-                        name,
-                        n / (result["duration_us"] / 1e6),
-                        result["p50_us"] / 1000,
-                        result["p99_us"] / 1000,
-                        (cpu1 - cpu0) * 1000 / n,
-                        calls,
-                        result["socket_errors"] + result["non2xx"],
-                    )
-                )
+                rows.append(run_query(url, gw.pid, sim_url, latency, variant, name, query))
     return rows
 
 
@@ -330,6 +396,9 @@ def main() -> int:
             for variant, perf in VARIANTS.items():
                 rows += measure(latency, variant, perf, sim_url, QUERIES)
                 print(f"  measured {variant} at {latency} ms", file=sys.stderr, flush=True)
+            if PEER == "hive":
+                rows.append(hive(latency, sim_url))
+                print(f"  measured Hive Gateway at {latency} ms", file=sys.stderr, flush=True)
             if latency == 0:
                 two = {k: QUERIES[k] for k in list(QUERIES)[:2]}
                 for lever, perf in LEVERS.items():
@@ -354,9 +423,16 @@ def main() -> int:
         )
     base = {(r.latency, r.query): r for r in rows if r.variant == "gateway"}
     print("\nRatios at 0 ms (gateway with every lever / variant), req/s:")
-    for r in [x for x in rows if x.variant != "gateway" and x.latency == 0] + levers:
+    others = [x for x in rows if x.variant not in ("gateway",) and not x.variant.startswith("Hive")]
+    for r in [x for x in others if x.latency == 0] + levers:
         print(f"- {r.variant}, {r.query}: {base[(0, r.query)].rps / r.rps:.2f}x")
     print(f"- orjson vs json encoding a 50-order response with raw: {ratio:.1f}x faster")
+    for r in [x for x in rows if x.variant.startswith("Hive")]:
+        ours = base[(r.latency, r.query)]
+        print(
+            f"- gateway vs Hive Gateway at {r.latency} ms, {r.query}: "
+            f"{ours.rps / r.rps:.2f}x req/s, {r.cpu_ms / ours.cpu_ms:.2f}x less CPU per request"
+        )
     if mem is not None:
         start, first, last = mem
         print(
