@@ -286,10 +286,11 @@ def hive(latency: int, sim_url: str) -> Row:
         )
 
 
-def measure(
-    latency: int, variant: str, performance: dict[str, Any], sim_url: str, queries: dict[str, str]
-) -> list[Row]:
-    rows = []
+@contextmanager
+def gateway(
+    sim_url: str, performance: dict[str, Any]
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`gateway serve` over the simulators, pinned to core 0: (its URL, its process)."""
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "bench.toml"
         write_config(config, sim_url, performance)
@@ -298,10 +299,18 @@ def measure(
         argv = pinned(
             0, [str(BIN / "gateway"), "serve", "--config", str(config), "--port", str(port)]
         )
-        with process(argv, f"{url}/healthz") as gw:
-            for name, query in queries.items():
-                rows.append(run_query(url, gw.pid, sim_url, latency, variant, name, query))
-    return rows
+        with process(argv, f"{url}/healthz") as proc:
+            yield url, proc
+
+
+def measure(
+    latency: int, variant: str, performance: dict[str, Any], sim_url: str, queries: dict[str, str]
+) -> list[Row]:
+    with gateway(sim_url, performance) as (url, gw):
+        return [
+            run_query(url, gw.pid, sim_url, latency, variant, name, query)
+            for name, query in queries.items()
+        ]
 
 
 async def _send(url: str, body: str, count: int) -> None:
@@ -323,21 +332,13 @@ async def _send(url: str, body: str, count: int) -> None:
 
 def memory(sim_url: str) -> tuple[float, float, float]:
     """RSS after 1,000 and after MEMORY_REQUESTS requests of the 50-order query."""
-    with tempfile.TemporaryDirectory() as tmp:
-        config = Path(tmp) / "bench.toml"
-        write_config(config, sim_url, {})
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        body = json.dumps({"query": QUERIES["newest 50, all sources"]})
-        argv = pinned(
-            0, [str(BIN / "gateway"), "serve", "--config", str(config), "--port", str(port)]
-        )
-        with process(argv, f"{url}/healthz") as gw:
-            start = rss_mib(gw.pid)
-            asyncio.run(_send(url, body, 1000))
-            after_1k = rss_mib(gw.pid)
-            asyncio.run(_send(url, body, MEMORY_REQUESTS - 1000))
-            return start, after_1k, rss_mib(gw.pid)
+    body = json.dumps({"query": QUERIES["newest 50, all sources"]})
+    with gateway(sim_url, {}) as (url, gw):
+        start = rss_mib(gw.pid)
+        asyncio.run(_send(url, body, 1000))
+        after_1k = rss_mib(gw.pid)
+        asyncio.run(_send(url, body, MEMORY_REQUESTS - 1000))
+        return start, after_1k, rss_mib(gw.pid)
 
 
 def encoder_ratio(sim_url: str) -> float:
@@ -345,15 +346,9 @@ def encoder_ratio(sim_url: str) -> float:
     sys.path.insert(0, str(ROOT))
     from gateway.view import dumps
 
-    with tempfile.TemporaryDirectory() as tmp:
-        config = Path(tmp) / "bench.toml"
-        write_config(config, sim_url, {})
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        argv = [str(BIN / "gateway"), "serve", "--config", str(config), "--port", str(port)]
-        with process(argv, f"{url}/healthz"):
-            q = "{ orders(first: 50) { nodes { sourceId price { total { amount } } raw } } }"
-            data = orjson.loads(httpx.post(f"{url}/graphql", json={"query": q}, timeout=60).content)
+    with gateway(sim_url, {}) as (url, _):
+        q = "{ orders(first: 50) { nodes { sourceId price { total { amount } } raw } } }"
+        data = orjson.loads(httpx.post(f"{url}/graphql", json={"query": q}, timeout=60).content)
 
     def stdlib(value: Any) -> bytes:
         return json.dumps(

@@ -76,7 +76,7 @@ def sample_data(count: int = 60) -> Data:
     rng = demo_rng("adobe_vip")
     data = Data()
     persons = people("adobe_vip", 2)
-    cids = [SEED_CUSTOMER_ID] + [f"{1000000000 + i * 1111:010d}" for i in range(1, 6)]
+    cids = sample_customer_ids()
     for cid, person in zip(cids, persons, strict=False):
         data.customers[cid] = _customer(cid, person)
         data.orders[cid] = []
@@ -255,7 +255,7 @@ def demo_source(base_url: str) -> dict[str, Any]:
         "base_url": base_url,
         "token": DEMO_TOKEN,
         "api_key": DEMO_API_KEY,
-        "customer_ids": list(sample_customer_ids()),
+        "customer_ids": sample_customer_ids(),
     }
 
 
