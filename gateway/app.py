@@ -34,12 +34,16 @@ def build_sources(
     transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
     clock: Clock | None = None,
 ) -> dict[str, Source]:
-    """One source object (and so one shared httpx client) per configured source."""
+    """One source object (and so one shared connection pool) per configured source."""
     transports = transports or {}
-    aiohttp = settings.performance.http_transport == "aiohttp"
+    http_transport = settings.performance.http_transport
     return {
         name: ADAPTERS[conf.kind].create(
-            name, conf, transport=transports.get(name), clock=clock, aiohttp=aiohttp
+            name,
+            conf,
+            transport=transports.get(name),
+            clock=clock,
+            http_transport=http_transport,
         )
         for name, conf in settings.sources.items()
     }

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gateway.errors import ConfigError
-from gateway.sources.base import SourceSettings
+from gateway.sources.base import HttpTransport, SourceSettings
 from gateway.sources.registry import ADAPTERS
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -106,8 +106,9 @@ class PerformanceSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    #: "aiohttp": httpx over httpx-aiohttp's transport; "httpx": httpx's own pool
-    http_transport: Literal["aiohttp", "httpx"] = "aiohttp"
+    #: "aiohttp": aiohttp directly; "httpx-aiohttp": httpx over httpx-aiohttp's
+    #: transport; "httpx": httpx with its own connection pool
+    http_transport: HttpTransport = "aiohttp"
     #: Strawberry's ParserCache and ValidationCache
     query_caches: bool = True
     #: false: the naive gateway, every load its own backend call (for comparison only)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from functools import cached_property
 from typing import Any, TypeVar
 
 from aiodataloader import DataLoader
@@ -53,17 +54,25 @@ class Loaders:
 
     def __init__(self, sources: Mapping[str, Source], *, batch: bool = True) -> None:
         # batch=False is the naive gateway of the benchmark: no batching, no dedupe.
+        self._sources, self._batch = sources, batch
         self.order_calls: list[list[Key]] = []
         self.customer_calls: list[list[Key]] = []
-        self.orders: DataLoader[Key, Order | None] = DataLoader(
-            _batcher(sources, lambda s, ids: s.get_orders(ids), self.order_calls),
-            batch=batch,
-            cache=batch,
+
+    # Made on first use: many queries need only one of the two.
+    @cached_property
+    def orders(self) -> DataLoader[Key, Order | None]:
+        return DataLoader(
+            _batcher(self._sources, lambda s, ids: s.get_orders(ids), self.order_calls),
+            batch=self._batch,
+            cache=self._batch,
         )
-        self.customers: DataLoader[Key, Customer | None] = DataLoader(
-            _batcher(sources, lambda s, ids: s.get_customers(ids), self.customer_calls),
-            batch=batch,
-            cache=batch,
+
+    @cached_property
+    def customers(self) -> DataLoader[Key, Customer | None]:
+        return DataLoader(
+            _batcher(self._sources, lambda s, ids: s.get_customers(ids), self.customer_calls),
+            batch=self._batch,
+            cache=self._batch,
         )
 
     def remember_order(self, order: Order) -> None:

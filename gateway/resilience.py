@@ -85,16 +85,25 @@ class RetryPolicy:
         ceiling = min(self.max_backoff_s, self.base_s * 2 ** (attempt - 1))
         return self._rng.uniform(0, ceiling)
 
-    def _wait(self, state: RetryCallState) -> float:
+    def _wait(self, state: RetryCallState, offset: int = 0) -> float:
         error = state.outcome.exception() if state.outcome else None
-        return self.delay(state.attempt_number, error)
+        return self.delay(state.attempt_number + offset, error)
 
     async def run(self, attempt: Callable[[], Awaitable[T]]) -> T:
         """Call ``attempt`` until it succeeds, fails for good, or the attempts run out."""
+        try:
+            # Most calls succeed at once: only a failed one pays for the retry machinery.
+            return await attempt()
+        except BackendError as exc:
+            if not (exc.retriable and self.retries):
+                raise
+            first = exc
+        await self.clock.sleep(self.delay(1, first))
         retrying = AsyncRetrying(
             sleep=self.clock.sleep,
-            stop=stop_after_attempt(self.retries + 1),
-            wait=self._wait,
+            stop=stop_after_attempt(self.retries),
+            # tenacity counts from this second attempt; the policy counts from the first
+            wait=lambda state: self._wait(state, offset=1),
             retry=retry_if_exception(lambda e: isinstance(e, BackendError) and e.retriable),
             reraise=True,
         )

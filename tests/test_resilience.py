@@ -250,3 +250,35 @@ def test_highlevel_bursts_queue_instead_of_drawing_429s() -> None:
         assert len(simulators.log.of("highlevel")) > 5
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("transport", ["aiohttp", "httpx-aiohttp", "httpx"])
+def test_every_http_transport_reports_transport_failures_alike(
+    sims: Simulators, transport: str
+) -> None:
+    # A closed port (refused), a hang (timeout) and a 429 with Retry-After, through each
+    # `[performance] http_transport`: the same codes and messages reach the client.
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]  # closed again when the block ends
+    sims.set.faults.set("hamgam", "hang")
+    sims.set.faults.set("zaveit", "rate-limit=2;times=1")
+    conf = sims.config(
+        overrides={
+            "licensing": {"base_url": f"http://127.0.0.1:{closed}", "retries": 0},
+            "eu-shop": {"timeout_s": 0.3, "retries": 0},
+        }
+    )
+    conf["performance"] = {"http_transport": transport}
+    clock = FakeClock()
+    with gateway_client(settings_from_mapping(conf), clock) as client:
+        body = client.post("/graphql", json={"query": SEEDS}).json()
+    errors = by_path(body)
+    assert set(errors) == {"ls", "hg"}, body
+    assert errors["ls"]["extensions"] == {"code": "BACKEND_UNAVAILABLE", "source": "licensing"}
+    assert errors["ls"]["message"].endswith("cannot reach the backend (connection refused)")
+    assert errors["hg"]["extensions"] == {"code": "BACKEND_TIMEOUT", "source": "eu-shop"}
+    assert body["data"]["zv"] == {"sourceId": "order-id-1"}
+    assert clock.sleeps == [2.0]  # Retry-After read through every transport

@@ -257,6 +257,29 @@ def test_limits_answer_query_too_complex_without_backends(
     assert sims.log.entries == []
 
 
+def test_the_same_query_text_is_judged_by_its_variables_and_its_caller(
+    sims: Simulators,
+) -> None:
+    # Analyses are cached per query text: the cost still follows $first, and the scopes
+    # (pii) and visible sources still follow the credential.
+    query = """query Q($first: Int!) { orders(first: $first) { nodes { lineItems {
+        licenses { customer { email orders(first: 10) { nodes { id } } } } } } } }"""
+    with gateway_client(secured(sims)) as client:
+        big = ask(client, FRONTEND, query, {"first": 500}).json()
+        small = ask(client, FRONTEND, query, {"first": 1}).json()
+        big_again = ask(client, FRONTEND, query, {"first": 500}).json()
+        bi = ask(client, BI, query, {"first": 1}).json()
+        shop = ask(client, SHOP_ONLY, query, {"first": 500}).json()
+    # 10 list calls + 500 orders x 10 items x 10 licences x one Customer.orders call
+    assert codes(big) == ["QUERY_TOO_COMPLEX"]
+    assert big["errors"][0]["extensions"]["actual"] == 10 + 500 * 10 * 10
+    assert big_again == big
+    assert "errors" not in small and len(small["data"]["orders"]["nodes"]) == 1
+    assert codes(bi) == ["FORBIDDEN"] and "pii:read" in bi["errors"][0]["message"]
+    # one stream instead of ten: the same text costs less for a key that sees one source
+    assert shop["errors"][0]["extensions"]["actual"] == 1 + 500 * 10 * 10
+
+
 def test_token_limit(sims: Simulators) -> None:
     query = "{ sources { " + " ".join(["name"] * 2500) + " } }"
     with gateway_client(sims.settings()) as client:

@@ -192,12 +192,35 @@ def analyse(
     return walker.result
 
 
+#: What an analysis depends on: query text, operation name, the integer variables (the
+#: only ones it reads), the number of streams and of sources.
+AnalysisKey = tuple[str, str | None, tuple[tuple[str, int], ...], int, int]
+
+
+class AnalysisCache:
+    """Analyses of valid documents, like Strawberry's ParserCache for parses: clients send
+    the same few queries. Bounded: emptied when full."""
+
+    def __init__(self, maxsize: int = 256) -> None:
+        self.maxsize = maxsize
+        self._items: dict[AnalysisKey, Analysis] = {}
+
+    def get(self, key: AnalysisKey) -> Analysis | None:
+        return self._items.get(key)
+
+    def put(self, key: AnalysisKey, analysis: Analysis) -> None:
+        if len(self._items) >= self.maxsize:
+            self._items.clear()
+        self._items[key] = analysis
+
+
 class QueryAnalysis(SchemaExtension):
     """Scopes and limits, decided once per operation before execution."""
 
-    def __init__(self, limits: LimitSettings) -> None:
+    def __init__(self, limits: LimitSettings, cache: AnalysisCache | None = None) -> None:
         super().__init__()
         self.limits = limits
+        self.cache = cache
 
     def on_validate(self) -> Iterator[None]:
         ec = self.execution_context
@@ -220,14 +243,24 @@ class QueryAnalysis(SchemaExtension):
         if not ctx.principal.can(ORDERS_READ):
             return Forbidden("this credential lacks the orders:read scope")
         streams = sum(len(s.streams(OrderQuery())) for s in ctx.sources.values())
-        found = analyse(
-            ec.schema._schema,
-            ec.graphql_document,
-            ec.operation_name,
-            ec.variables or {},
-            streams=streams,
-            sources=len(ctx.sources),
-        )
+        variables = ec.variables or {}
+        key: AnalysisKey | None = None
+        found: Analysis | None = None
+        if self.cache is not None and ec.query is not None:
+            ints = tuple(sorted((k, v) for k, v in variables.items() if isinstance(v, int)))
+            key = (ec.query, ec.operation_name, ints, streams, len(ctx.sources))
+            found = self.cache.get(key)
+        if found is None:
+            found = analyse(
+                ec.schema._schema,
+                ec.graphql_document,
+                ec.operation_name,
+                variables,
+                streams=streams,
+                sources=len(ctx.sources),
+            )
+            if key is not None and self.cache is not None:
+                self.cache.put(key, found)
         limits = self.limits
         for limit, maximum, figure in (
             ("depth", limits.max_depth, found.depth),

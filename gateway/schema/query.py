@@ -19,7 +19,7 @@ from gateway import ids
 from gateway.config import LimitSettings
 from gateway.context import RequestContext, path_of
 from gateway.errors import BadUserInput, Forbidden, GatewayError, NotFound
-from gateway.schema.analysis import QueryAnalysis
+from gateway.schema.analysis import AnalysisCache, QueryAnalysis
 from gateway.schema.connection import (
     OrderConnection,
     OrderFilter,
@@ -166,7 +166,8 @@ class GatewaySchema(strawberry.Schema):
 def build_schema(
     *, introspection: bool = True, limits: LimitSettings | None = None, caches: bool = True
 ) -> strawberry.Schema:
-    # Factories: a fresh extension per request; both caches live at module level.
+    # Factories: a fresh extension per request; the parse and validation caches live at
+    # module level, the analysis cache with this schema.
     extensions: list[Any] = (
         [lambda: ParserCache(maxsize=256), lambda: ValidationCache(maxsize=256)] if caches else []
     )
@@ -174,7 +175,8 @@ def build_schema(
         extensions.append(DisableIntrospection)
     # After validation (ValidationCache above), before execution.
     chosen = limits or LimitSettings()
-    extensions.append(lambda: QueryAnalysis(chosen))
+    analyses = AnalysisCache() if caches else None
+    extensions.append(lambda: QueryAnalysis(chosen, analyses))
     return GatewaySchema(query=Query, types=[Order, Customer, License], extensions=extensions)
 
 

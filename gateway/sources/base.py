@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol, TypeAlias, TypeVar
+from typing import Literal, Protocol, TypeAlias, TypeVar
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 
 from gateway.domain import Customer, Order, OrderPage, OrderQuery, SourceKind
+
+#: How sources reach the wire (``[performance] http_transport``; bench/README.md).
+HttpTransport: TypeAlias = Literal["aiohttp", "httpx-aiohttp", "httpx"]
 
 
 class SourceSettings(BaseModel):
@@ -90,5 +93,6 @@ class Adapter:
 
     kind: SourceKind
     settings: type[SourceSettings]
-    #: called as create(name, settings, transport=None, clock=None) → a Source
+    #: called as create(name, settings, transport=None, clock=None,
+    #: http_transport="aiohttp") → a Source
     create: Callable[..., Source]

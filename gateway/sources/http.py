@@ -1,8 +1,8 @@
 """The one HTTP seam every adapter's client goes through.
 
-Turns transport failures and error statuses into the gateway's exception tree, parses
-JSON exactly (floats as Decimal), masks credentials in anything that becomes a
-message, and bounds concurrency per source.
+Turns error statuses into the gateway's exception tree (the Exchange under it does the
+same for transport failures), parses JSON exactly (floats as Decimal), masks credentials
+in anything that becomes a message, and bounds concurrency per source.
 """
 
 from __future__ import annotations
@@ -12,19 +12,18 @@ import json
 import logging
 from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import Any, TypeAlias, cast
-
-import httpx
+from typing import Any, TypeAlias
+from urllib.parse import quote, urlencode
 
 from gateway.errors import (
     BackendError,
     BackendPayloadInvalid,
     BackendRejected,
-    BackendTimeout,
     BackendUnavailable,
 )
 from gateway.redact import SecretMasker
 from gateway.resilience import CircuitBreaker, RateLimiter, RetryPolicy, parse_retry_after
+from gateway.sources.exchange import Exchange, Reply
 
 log = logging.getLogger("gateway.backend")
 
@@ -35,9 +34,12 @@ ErrorReader: TypeAlias = Callable[[int, Any], tuple[str | None, str]]
 _UNAVAILABLE = frozenset({429, 502, 503, 504})
 
 
+_DECODER = json.JSONDecoder(parse_float=Decimal)  # made once: json.loads(...) makes one per call
+
+
 def parse_json(content: bytes) -> Any:
     """JSON with every non-integer number as an exact Decimal."""
-    return json.loads(content, parse_float=Decimal)
+    return _DECODER.decode(content.decode("utf-8-sig"))
 
 
 def read_detail_error(status: int, body: Any) -> tuple[str | None, str]:
@@ -48,15 +50,15 @@ def read_detail_error(status: int, body: Any) -> tuple[str | None, str]:
 
 
 class BackendHttp:
-    """One source's shared httpx client, with the gateway's error mapping and resilience:
-    a concurrency bound, retries of idempotent GETs, a circuit breaker and an optional
-    client-side rate limit."""
+    """One source's shared connection pool (an :class:`Exchange`) with the gateway's error
+    mapping and resilience: a concurrency bound, retries of idempotent GETs, a circuit
+    breaker and an optional client-side rate limit."""
 
     def __init__(
         self,
         *,
         source: str,
-        client: httpx.AsyncClient,
+        exchange: Exchange,
         masker: SecretMasker,
         read_error: ErrorReader,
         max_concurrency: int,
@@ -66,7 +68,7 @@ class BackendHttp:
         attempt_headers: Callable[[], dict[str, str]] = dict,
     ) -> None:
         self.source = source
-        self.client = client
+        self.exchange = exchange
         self.attempt_headers = attempt_headers
         self._mask = masker
         self._read_error = read_error
@@ -96,12 +98,15 @@ class BackendHttp:
         """
         self.breaker.before_call()
 
+        query = urlencode(params, quote_via=quote) if params else ""
+
         async def attempt() -> Any:
             if self._limiter is not None:
                 await self._limiter.acquire()
+            sent = {**headers, **self.attempt_headers()} if headers else self.attempt_headers()
             async with self._slots:
-                response = await self._send(path, params, headers)
-            return self._interpret(response, missing)
+                reply = await self.exchange.get(path, query, sent)
+            return self._interpret(path, reply, missing)
 
         try:
             result = await self._retry.run(attempt)
@@ -116,28 +121,11 @@ class BackendHttp:
         self.breaker.record_success()
         return result
 
-    async def _send(
-        self, path: str, params: Params | None, headers: Mapping[str, str] | None
-    ) -> httpx.Response:
-        sent = {**(headers or {}), **self.attempt_headers()}
-        try:
-            return await self.client.get(path, params=cast(Any, params), headers=sent)
-        except httpx.TimeoutException as exc:
-            if _refused(exc):
-                raise BackendUnavailable(
-                    self.source, "cannot reach the backend (connection refused)"
-                ) from None
-            raise BackendTimeout(self.source, "the backend did not answer in time") from None
-        except httpx.TransportError as exc:
-            raise BackendUnavailable(
-                self.source, f"cannot reach the backend ({type(exc).__name__})"
-            ) from None
-
-    def _interpret(self, response: httpx.Response, missing: Callable[[int, Any], bool]) -> Any:
-        status = response.status_code
+    def _interpret(self, path: str, reply: Reply, missing: Callable[[int, Any], bool]) -> Any:
+        status = reply.status
         body: Any
         try:
-            body = parse_json(response.content) if response.content else None
+            body = parse_json(reply.content) if reply.content else None
             parsed = True
         except ValueError:
             body, parsed = None, False
@@ -158,9 +146,7 @@ class BackendHttp:
                 f"the backend is unavailable: HTTP {status}: {message}",
                 backend_code=backend_code,
                 http_status=status,
-                retry_after=parse_retry_after(
-                    response.headers.get("retry-after"), self._retry.clock.wall()
-                ),
+                retry_after=parse_retry_after(reply.retry_after, self._retry.clock.wall()),
             )
         elif status >= 500:
             error = BackendError(
@@ -176,17 +162,11 @@ class BackendHttp:
                 backend_code=backend_code,
                 http_status=status,
             )
-        log.warning("%s (path %s)", error.message, response.request.url.path)
+        log.warning("%s (path %s)", error.message, path)
         raise error
 
     async def aclose(self) -> None:
-        await self.client.aclose()
-
-
-def _refused(exc: Exception) -> bool:
-    """httpx-aiohttp reports a refused connection as ConnectTimeout; its cause tells."""
-    cause = exc.__cause__
-    return isinstance(cause, OSError) and not isinstance(cause, TimeoutError)
+        await self.exchange.aclose()
 
 
 def _is_outage(error: BackendError) -> bool:

@@ -20,7 +20,8 @@ from gateway.domain import Customer, Order, OrderPage, OrderQuery, SourceKind
 from gateway.errors import BackendPayloadInvalid, GatewayError
 from gateway.redact import SecretMasker
 from gateway.resilience import CircuitBreaker, Clock, RateLimiter, RetryPolicy, SystemClock
-from gateway.sources.base import Fetched, SourceSettings
+from gateway.sources.base import Fetched, HttpTransport, SourceSettings
+from gateway.sources.exchange import AiohttpExchange, Exchange, HttpxExchange
 from gateway.sources.http import BackendHttp, ErrorReader, read_detail_error
 from gateway.values import ValueProblem
 
@@ -64,29 +65,15 @@ class RestSource(ABC, Generic[S]):
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Clock | None = None,
-        aiohttp: bool = True,
+        http_transport: HttpTransport = "aiohttp",
     ) -> None:
         self.name = name
         self.settings = settings
         clock = clock or SystemClock()
-        limits = httpx.Limits(
-            max_connections=settings.max_concurrency,
-            max_keepalive_connections=settings.max_concurrency,
-        )
-        if transport is None and aiohttp:
-            # httpx's API and exceptions over aiohttp's connection pool, which costs far
-            # less CPU under concurrency than httpcore's (bench/README.md).
-            transport = AiohttpTransport(limits=limits)
-        client = httpx.AsyncClient(
-            base_url=str(settings.base_url),
-            headers=self.headers(),
-            timeout=settings.timeout_s,
-            transport=transport,
-            limits=limits,
-        )
+        exchange = self._exchange(transport, http_transport)
         self.http = BackendHttp(
             source=name,
-            client=client,
+            exchange=exchange,
             masker=SecretMasker(settings.secrets()),
             read_error=type(self).read_error,
             max_concurrency=settings.max_concurrency,
@@ -104,6 +91,32 @@ class RestSource(ABC, Generic[S]):
             else None,
             attempt_headers=self.attempt_headers,
         )
+
+    def _exchange(
+        self, transport: httpx.AsyncBaseTransport | None, http_transport: HttpTransport
+    ) -> Exchange:
+        conf = self.settings
+        if transport is None and http_transport == "aiohttp":
+            return AiohttpExchange(
+                self.name,
+                str(conf.base_url),
+                self.headers(),
+                timeout_s=conf.timeout_s,
+                max_connections=conf.max_concurrency,
+            )
+        limits = httpx.Limits(
+            max_connections=conf.max_concurrency, max_keepalive_connections=conf.max_concurrency
+        )
+        if transport is None and http_transport == "httpx-aiohttp":
+            transport = AiohttpTransport(limits=limits)
+        client = httpx.AsyncClient(
+            base_url=str(conf.base_url),
+            headers=self.headers(),
+            timeout=conf.timeout_s,
+            transport=transport,
+            limits=limits,
+        )
+        return HttpxExchange(self.name, client)
 
     # -- what each adapter provides -------------------------------------------------
     @abstractmethod

@@ -1,4 +1,4 @@
-"""The Adobe VIP Marketplace Partner API over httpx (BACKENDS.md, seed 003)."""
+"""The Adobe VIP Marketplace Partner API (BACKENDS.md, seed 003)."""
 
 from __future__ import annotations
 

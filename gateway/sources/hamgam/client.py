@@ -1,4 +1,4 @@
-"""The Hamgam shop API over httpx (BACKENDS.md, seed 002)."""
+"""The Hamgam shop API (BACKENDS.md, seed 002)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The HighLevel (LeadConnector) payments API over httpx (BACKENDS.md, seed 004)."""
+"""The HighLevel (LeadConnector) payments API (BACKENDS.md, seed 004)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The LicenseSpring Management API over httpx (BACKENDS.md, seed 000)."""
+"""The LicenseSpring Management API (BACKENDS.md, seed 000)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The Zaveit marketplace API over httpx (BACKENDS.md, seed 001)."""
+"""The Zaveit marketplace API (BACKENDS.md, seed 001)."""
 
 from __future__ import annotations
 
