@@ -7,7 +7,7 @@ import asyncio
 import logging
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
@@ -53,6 +53,12 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: httptools parses HTTP/1.1 with far less CPU than h11; uvloop, though, measured slower
+#: with this stack, so the standard loop is chosen even where uvloop is installed
+#: (bench/README.md).
+SERVER_OPTIONS: dict[str, Any] = {"http": "httptools", "loop": "asyncio"}
+
+
 def _serve(settings: Settings, host: str, port: int) -> None:
     from gateway.app import create_app
 
@@ -62,6 +68,7 @@ def _serve(settings: Settings, host: str, port: int) -> None:
         port=port,
         log_level="info",
         access_log=settings.server.access_log,
+        **SERVER_OPTIONS,
     )
 
 
@@ -99,12 +106,18 @@ async def _demo(port: int, faults: list[str]) -> None:
     sim_url = f"http://127.0.0.1:{sim_sock.getsockname()[1]}"
     simulators = uvicorn.Server(
         uvicorn.Config(
-            _simulators(faults).app(), log_level="warning", lifespan="off", access_log=False
+            _simulators(faults).app(),
+            log_level="warning",
+            lifespan="off",
+            access_log=False,
+            **SERVER_OPTIONS,
         )
     )
     settings = settings_from_mapping(demo_config(sim_url))
     gateway = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="info")
+        uvicorn.Config(
+            create_app(settings), host="127.0.0.1", port=port, log_level="info", **SERVER_OPTIONS
+        )
     )
     print(
         f"simulators on {sim_url}; GraphQL (and GraphiQL) on http://127.0.0.1:{port}/graphql",
@@ -121,7 +134,7 @@ async def _simulate(port: int, faults: list[str], latency_ms: float, rate_limit:
     for kind in SIMULATORS:
         print(f"{kind}: http://127.0.0.1:{port}/{kind}", flush=True)
     server = uvicorn.Server(
-        uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
+        uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False, **SERVER_OPTIONS)
     )
     await server.serve(sockets=[sock])
 
