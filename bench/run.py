@@ -42,20 +42,28 @@ QUERIES = {
         price { total { amount currency } } customer { email } } } }""",
     "50 Adobe + customers": """{ orders(first: 50, filter: {sources: ["adobe"]}) {
         nodes { sourceId status customer { company email } } } }""",
+    "newest 50 Hamgam + customers": """{ orders(first: 50, filter: {sources: ["eu-shop"]}) {
+        nodes { number status price { total { amount } } customer { email } } } }""",
 }
-FIRST_QUERY = next(iter(QUERIES))
-#: The first query as Hive Gateway's OpenAPI-derived schema spells it (same 2 calls).
-HIVE_QUERY = """{ getOrder(id: 123) { key status customer { email first_name }
-    items { product_name quantity total } } }"""
+#: The Hamgam queries as Hive Gateway's OpenAPI-derived schema spells them.
+HIVE_QUERIES = {
+    "one order + customer + lines": """{ getOrder(id: 123) { key status
+        customer { email first_name } items { product_name quantity total } } }""",
+    "newest 50 Hamgam + customers": """{ listOrders(page_size: 50) { results { key status
+        total buyer { email } } } }""",
+}
 PEER = os.environ.get("BENCH_PEER", "")
+#: Config tables a variant changes ({"performance": {...}, "server": {...}}).
 VARIANTS: dict[str, dict[str, Any]] = {
     "gateway": {},
-    "naive (no loaders)": {"loaders": False},
+    "naive (no loaders)": {"performance": {"loaders": False}},
 }
 #: Each lever switched off alone, at 0 ms, against "gateway" in the same run.
 LEVERS: dict[str, dict[str, Any]] = {
-    "httpx default transport": {"http_transport": "httpx"},
-    "no parser/validation cache": {"query_caches": False},
+    "httpx over httpx-aiohttp": {"performance": {"http_transport": "httpx-aiohttp"}},
+    "httpx default transport": {"performance": {"http_transport": "httpx"}},
+    "no parser/validation/analysis cache": {"performance": {"query_caches": False}},
+    "h11 instead of httptools": {"server": {"http_parser": "h11"}},
 }
 
 
@@ -132,20 +140,21 @@ def toml_value(value: Any) -> str:
     return json.dumps(str(value))
 
 
-def write_config(path: Path, sim_url: str, performance: dict[str, Any]) -> None:
+def write_config(path: Path, sim_url: str, tables: dict[str, Any]) -> None:
     sys.path.insert(0, str(ROOT))
     from gateway.simulators import demo_config
 
     conf = demo_config(sim_url)
-    lines = [
-        "[server]",
-        "access_log = false",
+    server = {"access_log": False, **tables.get("server", {})}
+    lines = ["[server]"] + [f"{k} = {toml_value(v)}" for k, v in server.items()]
+    lines += [
         "",
         "[security]",
         "require_auth = false",
         'anonymous_scopes = ["orders:read", "pii:read"]',
         "",
     ]
+    performance = tables.get("performance", {})
     lines += ["[performance]"] + [f"{k} = {toml_value(v)}" for k, v in performance.items()]
     for name, table in conf["sources"].items():
         # The bench measures the gateway, not HighLevel's rate limit; and as many calls
@@ -247,7 +256,7 @@ def run_query(
     )
 
 
-def hive(latency: int, sim_url: str) -> Row:
+def hive(latency: int, sim_url: str) -> list[Row]:
     """Hive Gateway over an OpenAPI description of the Hamgam simulator (BENCH_PEER=hive)."""
     peer = ROOT / "bench" / "peer"
     bin_dir = peer / "node_modules" / ".bin"
@@ -281,19 +290,18 @@ def hive(latency: int, sim_url: str) -> Row:
         ],
     )
     with process(argv, f"{url}/healthcheck", cwd=peer) as proc:
-        return run_query(
-            url, proc.pid, sim_url, latency, "Hive Gateway 2.15.1", FIRST_QUERY, HIVE_QUERY
-        )
+        return [
+            run_query(url, proc.pid, sim_url, latency, "Hive Gateway 2.15.1", name, query)
+            for name, query in HIVE_QUERIES.items()
+        ]
 
 
 @contextmanager
-def gateway(
-    sim_url: str, performance: dict[str, Any]
-) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def gateway(sim_url: str, tables: dict[str, Any]) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """`gateway serve` over the simulators, pinned to core 0: (its URL, its process)."""
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "bench.toml"
-        write_config(config, sim_url, performance)
+        write_config(config, sim_url, tables)
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         argv = pinned(
@@ -304,9 +312,9 @@ def gateway(
 
 
 def measure(
-    latency: int, variant: str, performance: dict[str, Any], sim_url: str, queries: dict[str, str]
+    latency: int, variant: str, tables: dict[str, Any], sim_url: str, queries: dict[str, str]
 ) -> list[Row]:
-    with gateway(sim_url, performance) as (url, gw):
+    with gateway(sim_url, tables) as (url, gw):
         return [
             run_query(url, gw.pid, sim_url, latency, variant, name, query)
             for name, query in queries.items()
@@ -392,7 +400,7 @@ def main() -> int:
                 rows += measure(latency, variant, perf, sim_url, QUERIES)
                 print(f"  measured {variant} at {latency} ms", file=sys.stderr, flush=True)
             if PEER == "hive":
-                rows.append(hive(latency, sim_url))
+                rows += hive(latency, sim_url)
                 print(f"  measured Hive Gateway at {latency} ms", file=sys.stderr, flush=True)
             if latency == 0:
                 two = {k: QUERIES[k] for k in list(QUERIES)[:2]}

@@ -53,9 +53,9 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-#: httptools parses HTTP/1.1 with far less CPU than h11; uvloop, though, measured slower
-#: with this stack, so the standard loop is chosen even where uvloop is installed
-#: (bench/README.md).
+#: httptools parses HTTP/1.1 with far less CPU than h11 (``[server] http_parser`` picks);
+#: uvloop, though, measured slower with this stack, so the standard loop is chosen even
+#: where uvloop is installed (bench/README.md).
 SERVER_OPTIONS: dict[str, Any] = {"http": "httptools", "loop": "asyncio"}
 
 
@@ -68,7 +68,7 @@ def _serve(settings: Settings, host: str, port: int) -> None:
         port=port,
         log_level="info",
         access_log=settings.server.access_log,
-        **SERVER_OPTIONS,
+        **{**SERVER_OPTIONS, "http": settings.server.http_parser},
     )
 
 

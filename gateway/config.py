@@ -32,6 +32,8 @@ class ServerSettings(BaseModel):
     port: int = Field(default=8000, ge=0, le=65535)
     #: one log line per HTTP request (uvicorn's access log)
     access_log: bool = True
+    #: uvicorn's HTTP/1.1 parser: httptools (C, the fast one) or h11 (pure Python)
+    http_parser: Literal["httptools", "h11"] = "httptools"
 
 
 class ApiKeySettings(BaseModel):

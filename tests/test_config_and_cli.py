@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import os
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from gateway.config import load_settings, settings_from_mapping
 from gateway.errors import ConfigError
 from gateway.sources.adobe_vip.settings import AdobeVipSettings
 from gateway.sources.hamgam.settings import HamgamSettings
+from tests.conftest import Simulators
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -156,3 +161,52 @@ def test_schema_file_matches_the_code() -> None:
     assert done.stdout == (ROOT / "schema.graphql").read_text(), (
         "schema.graphql is stale: run `make schema`"
     )
+
+
+@pytest.mark.parametrize("parser", ["httptools", "h11"])
+def test_serve_answers_over_real_http_with_either_parser(
+    tmp_path: Path, sims: Simulators, parser: str
+) -> None:
+    # `gateway serve` as deployed: its own process and port, the eu-shop simulator behind.
+    shop = sims.config(["hamgam"])["sources"]["eu-shop"]
+    path = tmp_path / "serve.toml"
+    path.write_text(
+        f'[server]\nhttp_parser = "{parser}"\n\n[security]\nrequire_auth = false\n'
+        'anonymous_scopes = ["orders:read", "pii:read"]\n\n[sources.eu-shop]\n'
+        + "".join(f"{k} = {json.dumps(v)}\n" for k, v in shop.items())
+    )
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gateway", "serve", "--config", str(path), "--port", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "gateway serve did not come up"
+                time.sleep(0.1)
+        query = (
+            '{ orderBySourceId(source: "eu-shop", sourceId: "123") { number customer { email } } }'
+        )
+        body = httpx.post(f"{url}/graphql", json={"query": query}, timeout=10).json()
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=10)
+    assert body == {
+        "data": {
+            "orderBySourceId": {
+                "number": "HG-2024-000123",
+                "customer": {"email": "sara.ahmadi@example.ir"},
+            }
+        }
+    }
+    assert b"Traceback" not in err

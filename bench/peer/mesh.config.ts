@@ -12,4 +12,18 @@ export const composeConfig = defineConfig({
       }),
     },
   ],
+  // OpenAPI links resolve against the whole response, so the customer link only works
+  // on getOrder; a list item reaches its customer through this field instead.
+  additionalTypeDefs: /* GraphQL */ `
+    extend type Order {
+      buyer: Customer
+        @resolveTo(
+          sourceName: "hamgam"
+          sourceTypeName: "Query"
+          sourceFieldName: "getCustomer"
+          requiredSelectionSet: "{ customer_data { id } }"
+          sourceArgs: { id: "{root.customer_data.id}" }
+        )
+    }
+  `,
 });
