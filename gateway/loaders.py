@@ -7,13 +7,13 @@ running loop) and die with it, so nothing leaks between callers.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from functools import cached_property
 from typing import Any, TypeVar
 
 from aiodataloader import DataLoader
 
+from gateway.concurrency import gather
 from gateway.domain import Customer, Order
 from gateway.errors import NotFound
 from gateway.sources.base import Fetched, Source
@@ -43,7 +43,7 @@ def _batcher(
             for i, value in zip(ids, await fetch(source, ids), strict=True):
                 found[(name, i)] = value
 
-        await asyncio.gather(*(one(n, ids) for n, ids in by_source.items()))
+        await gather(*(one(n, ids) for n, ids in by_source.items()))
         return [found[k] for k in keys]
 
     return load

@@ -6,7 +6,6 @@ normalizer's complaint about a payload into a BACKEND_ERROR for that one object.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Sequence
@@ -16,6 +15,7 @@ from urllib.parse import quote
 import httpx
 from httpx_aiohttp import AiohttpTransport
 
+from gateway.concurrency import gather
 from gateway.domain import Customer, Order, OrderPage, OrderQuery, SourceKind
 from gateway.errors import BackendPayloadInvalid, GatewayError
 from gateway.redact import SecretMasker
@@ -150,12 +150,10 @@ class RestSource(ABC, Generic[S]):
         return self.http.healthy
 
     async def get_orders(self, ids: Sequence[str]) -> list[Fetched[Order]]:
-        return await asyncio.gather(*(self._one("order", i, self.fetch_order(i)) for i in ids))
+        return await gather(*(self._one("order", i, self.fetch_order(i)) for i in ids))
 
     async def get_customers(self, ids: Sequence[str]) -> list[Fetched[Customer]]:
-        return await asyncio.gather(
-            *(self._one("customer", i, self.fetch_customer(i)) for i in ids)
-        )
+        return await gather(*(self._one("customer", i, self.fetch_customer(i)) for i in ids))
 
     async def list_orders(
         self, stream: str, query: OrderQuery, offset: int, limit: int
