@@ -67,7 +67,7 @@ async def _license(info: Info[RequestContext, None], source: str, ref: str) -> L
     order = await _order(info, source, order_id)
     if order is None:
         return None
-    for lic in order.licenses:
+    for lic in order.all_licenses():
         if lic.source_id == license_id:
             return lic
     info.context.report(NotFound(f"source '{source}' has no licence {license_id}"), path_of(info))

@@ -281,10 +281,25 @@ class Order(Node):
     is_test: bool
     currency: str | None
     price: Price | None
-    line_items: list[LineItem]
-    licenses: list[License]
     _order: strawberry.Private[domain.Order]
     _visibility: strawberry.Private[Visibility]
+
+    # Line items and licences are built only when a query selects them: a list of 50
+    # orders that asks for totals must not pay for every item's objects.
+    @strawberry.field
+    def line_items(self) -> list[LineItem]:
+        return self.items()
+
+    @strawberry.field
+    def licenses(self) -> list[License]:
+        return self.all_licenses()
+
+    def items(self) -> list[LineItem]:
+        o = self._order
+        return [LineItem.of(item, o.source_id, self._visibility) for item in o.line_items]
+
+    def all_licenses(self) -> list[License]:
+        return [lic for item in self.items() for lic in item.licenses]
 
     @strawberry.field(
         description="The backend's payload as received, minus credentials "
@@ -303,7 +318,6 @@ class Order(Node):
 
     @classmethod
     def of(cls, o: domain.Order, vis: Visibility) -> Order:
-        items = [LineItem.of(item, o.source_id, vis) for item in o.line_items]
         return cls(
             id=strawberry.ID(ids.encode("Order", o.source, o.source_id)),
             source=o.source,
@@ -317,8 +331,6 @@ class Order(Node):
             is_test=o.is_test,
             currency=o.currency,
             price=Price.of(o.price),
-            line_items=items,
-            licenses=[lic for item in items for lic in item.licenses],
             _order=o,
             _visibility=vis,
         )
