@@ -19,6 +19,7 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 from gateway.domain import Order, OrderQuery
@@ -58,8 +59,17 @@ class _Stream:
 
 @dataclass(frozen=True)
 class Edge:
-    cursor: str
+    """An order and where each stream stands after it; the cursor is made when asked for
+    (a page of 50 nodes whose query selects no cursor signs none)."""
+
     order: Order
+    positions: Mapping[str, int]
+    digest: str
+    codec: CursorCodec
+
+    @cached_property
+    def cursor(self) -> str:
+        return self.codec.encode(self.digest, self.positions)
 
 
 @dataclass(frozen=True)
@@ -179,6 +189,6 @@ async def merged_page(
         if not best.buffer and not best.exhausted and len(edges) + 1 < first:
             await fill(best, first - len(edges) - 1)
         snapshot = {s.key: s.position() for s in streams}
-        edges.append(Edge(codec.encode(digest, {**positions, **snapshot}), order))
+        edges.append(Edge(order, {**positions, **snapshot}, digest, codec))
     has_next = any(s.buffer or not (s.exhausted or s.failed) for s in streams)
     return Page(tuple(edges), has_next, tuple(errors))

@@ -14,7 +14,7 @@ from strawberry.types.unset import UnsetType
 from gateway import domain
 from gateway.context import RequestContext, path_of
 from gateway.errors import BadUserInput, Forbidden, GatewayError
-from gateway.listing import Page, merged_page, query_digest, validate_first
+from gateway.listing import Edge, Page, merged_page, query_digest, validate_first
 from gateway.schema.selection import covered, leaf_paths, under
 from gateway.schema.types import Order, OrderStatus
 from gateway.security import PII_READ
@@ -35,10 +35,15 @@ class PageInfo:
     end_cursor: str | None
 
 
+def _cursor(root: OrderEdge) -> str:
+    return root._edge.cursor
+
+
 @strawberry.type
 class OrderEdge:
-    cursor: str
+    cursor: str = strawberry.field(resolver=_cursor)
     node: Order
+    _edge: strawberry.Private[Edge]
 
 
 @strawberry.type
@@ -127,15 +132,15 @@ async def _connection(
         ctx.report(error, path_of(info))
     orders = await _complete(info, page)
     nodes = [Order.of(o, ctx.visibility) for o in orders]
-    edges = [OrderEdge(cursor=e.cursor, node=n) for e, n in zip(page.edges, nodes, strict=True)]
+    edges = [OrderEdge(node=n, _edge=e) for e, n in zip(page.edges, nodes, strict=True)]
     return OrderConnection(
         edges=edges,
         nodes=nodes,
         page_info=PageInfo(
             has_next_page=page.has_next_page,
             has_previous_page=after is not None,
-            start_cursor=edges[0].cursor if edges else None,
-            end_cursor=edges[-1].cursor if edges else after,
+            start_cursor=page.edges[0].cursor if page.edges else None,
+            end_cursor=page.edges[-1].cursor if page.edges else after,
         ),
     )
 
