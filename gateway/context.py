@@ -42,6 +42,9 @@ class RequestContext:
     visibility: Visibility = field(default_factory=Visibility)
     #: errors for fields that still returned data (a source missing from a merged list)
     partial_errors: list[GraphQLError] = field(default_factory=list)
+    #: whether a selection (by its field nodes) is answered by a summary carrying these
+    #: fields; the 50 orders of a page share one selection, so it is judged once
+    fits_summary: dict[tuple[tuple[int, ...], frozenset[str]], bool] = field(default_factory=dict)
 
     def report(self, error: GatewayError, path: list[str | int]) -> None:
         self.partial_errors.append(GraphQLError(error.message, path=path, original_error=error))

@@ -57,3 +57,21 @@ def test_list_payload_answers_what_it_carries(sims: Simulators) -> None:
         )
     assert all(n["customer"]["email"] for n in body["data"]["orders"]["nodes"])
     assert [e.path for e in sims.log.of("highlevel")] == ["/payments/orders"]
+
+
+def test_each_customer_selection_is_judged_on_its_own(sims: Simulators) -> None:
+    # Hamgam's order carries the buyer's name only. In one request, the `named` selection
+    # is answered from that summary and the `mailed` one loads each customer once.
+    with gateway_client(sims.settings()) as client:
+        body = gql(
+            client,
+            """{ orders(first: 20, filter: {sources: ["eu-shop"]}) { nodes {
+            named: customer { name } mailed: customer { name email } } } }""",
+        )
+    nodes = body["data"]["orders"]["nodes"]
+    assert len(nodes) == 20 and "errors" not in body
+    assert all(n["named"]["name"] == n["mailed"]["name"] for n in nodes)
+    assert all(n["named"].keys() == {"name"} and "@" in n["mailed"]["email"] for n in nodes)
+    gets = [e.path for e in sims.log.of("hamgam", "/api/customers/")]
+    assert len(gets) == len(set(gets)) == len({n["mailed"]["email"] for n in nodes}) > 1
+    assert [e.path for e in sims.log.of("hamgam", "/api/orders/")] == ["/api/orders/"]

@@ -140,6 +140,18 @@ class Customer(Node):
         )
 
 
+def _fits(info: Info[RequestContext, None], present: frozenset[str]) -> bool:
+    """Whether the selection below this field asks only for ``present`` fields."""
+    # The document outlives the request, so its nodes' ids are stable keys within it.
+    key = (tuple(map(id, info._raw_info.field_nodes)), present)
+    memo = info.context.fits_summary
+    fits = memo.get(key)
+    if fits is None:
+        paths = leaf_paths(info.selected_fields[0].selections)
+        fits = memo[key] = covered(paths, present | CUSTOMER_ALWAYS)
+    return fits
+
+
 async def resolve_customer(
     info: Info[RequestContext, None],
     source: str,
@@ -147,12 +159,7 @@ async def resolve_customer(
     summary: domain.Customer | None,
 ) -> Customer | None:
     """The summary when it carries every selected field, else the full customer (loader)."""
-    if summary is not None and (
-        summary.present is None
-        or covered(
-            leaf_paths(info.selected_fields[0].selections), summary.present | CUSTOMER_ALWAYS
-        )
-    ):
+    if summary is not None and (summary.present is None or _fits(info, summary.present)):
         return Customer.of(summary, info.context.visibility)
     if customer_id is None:
         return None
