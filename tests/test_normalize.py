@@ -378,10 +378,21 @@ def test_minor_units_by_currency_exponent(minor: int, currency: str, amount: str
 
 
 def test_float_literals_stay_exact() -> None:
-    assert parse_json(b'{"a": 0.1, "b": 2339.710}') == {
-        "a": Decimal("0.1"),
-        "b": Decimal("2339.710"),
+    bom = b"\xef\xbb\xbf"
+    parsed = parse_json(bom + b'{"a": 0.1, "b": 2339.710, "c": 1E-3, "d": 123456789012345678901}')
+    assert {k: str(v) for k, v in parsed.items()} == {
+        "a": "0.1",
+        "b": "2339.710",  # the payload's own digits: the trailing zero stays
+        "c": "0.001",
+        "d": "123456789012345678901",
     }
+    assert isinstance(parsed["b"], Decimal) and isinstance(parsed["d"], int)
+
+
+@pytest.mark.parametrize("body", [b"[NaN]", b'{"a": 1', b"\xff", b""])
+def test_what_is_not_json_is_a_value_error(body: bytes) -> None:
+    with pytest.raises(ValueError):
+        parse_json(body)
 
 
 def test_bad_values_are_shape_errors() -> None:

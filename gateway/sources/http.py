@@ -8,12 +8,13 @@ in anything that becomes a message, and bounds concurrency per source.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any, TypeAlias
 from urllib.parse import quote, urlencode
+
+import msgspec
 
 from gateway.errors import (
     BackendError,
@@ -34,12 +35,18 @@ ErrorReader: TypeAlias = Callable[[int, Any], tuple[str | None, str]]
 _UNAVAILABLE = frozenset({429, 502, 503, 504})
 
 
-_DECODER = json.JSONDecoder(parse_float=Decimal)  # made once: json.loads(...) makes one per call
+# msgspec hands each non-integer literal's own text to Decimal: exact, and about twice as
+# fast as the standard library's decoder on a 50-order page (bench/README.md).
+_DECODER = msgspec.json.Decoder(float_hook=Decimal)
+_BOM = b"\xef\xbb\xbf"
 
 
 def parse_json(content: bytes) -> Any:
-    """JSON with every non-integer number as an exact Decimal."""
-    return _DECODER.decode(content.decode("utf-8-sig"))
+    """Strict JSON (RFC 8259: no NaN) with every non-integer number as an exact Decimal.
+
+    Raises ValueError (msgspec.DecodeError) for anything that is not JSON.
+    """
+    return _DECODER.decode(content[3:] if content.startswith(_BOM) else content)
 
 
 def read_detail_error(status: int, body: Any) -> tuple[str | None, str]:
