@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
 
 
 class SourceKind(enum.Enum):
@@ -30,6 +32,42 @@ class OrderStatus(enum.Enum):
     FAILED = "FAILED"
     REFUNDED = "REFUNDED"
     UNKNOWN = "UNKNOWN"
+
+
+class Deferred(Generic[T]):
+    """A value made on first use, then kept: work a query may never ask for (an order's
+    line items) is not done for every order of a list. A failure is raised again on each
+    use. Equal when the values are equal."""
+
+    __slots__ = ("_make", "_value")
+
+    def __init__(self, make: Callable[[], T]) -> None:
+        self._make: Callable[[], T] | None = make
+
+    @classmethod
+    def ready(cls, value: T) -> Deferred[T]:
+        made: Deferred[T] = cls(lambda: value)
+        made.get()
+        return made
+
+    def get(self) -> T:
+        if self._make is not None:
+            self._value = self._make()
+            self._make = None
+        return self._value
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Deferred) and self.get() == other.get()
+
+    def __hash__(self) -> int:
+        return hash(self.get())
+
+    def __repr__(self) -> str:
+        return f"Deferred({self._value!r})" if self._make is None else "Deferred(<not made>)"
+
+
+def _no_lines() -> Deferred[tuple[LineItem, ...]]:
+    return Deferred.ready(())
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,10 +200,15 @@ class Order:
     price: Price | None = None
     customer: Customer | None = None
     customer_id: str | None = None
-    line_items: tuple[LineItem, ...] = ()
+    #: normalized on first use: a shape error in an item surfaces where items are read
+    lines: Deferred[tuple[LineItem, ...]] = field(default_factory=_no_lines)
     #: the payload as received; redacted where it leaves the gateway (schema's Order.raw)
     raw: Mapping[str, Any] | None = None
     present: frozenset[str] | None = None
+
+    @property
+    def line_items(self) -> tuple[LineItem, ...]:
+        return self.lines.get()
 
     @property
     def licenses(self) -> tuple[License, ...]:

@@ -7,6 +7,7 @@ one, its own code.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
@@ -104,6 +105,28 @@ class BackendRejected(BackendError):
 
 class BackendPayloadInvalid(BackendError):
     """The backend answered, but not with what its API documents (not JSON, wrong shape)."""
+
+
+_backend_log = logging.getLogger("gateway.backend")
+
+
+def misshapen(source: str, what: str, object_id: str, exc: Exception) -> BackendPayloadInvalid:
+    """The BACKEND_ERROR for a payload a normalizer could not read, logged once here.
+
+    Only the exception's type and text are logged, never the payload: it may hold
+    personal data.
+    """
+    _backend_log.warning(
+        "source %s: %s %s does not have the documented shape: %s: %s",
+        source,
+        what,
+        object_id,
+        type(exc).__name__,
+        exc,
+    )
+    return BackendPayloadInvalid(
+        source, f"the {what} {object_id} does not have the documented shape"
+    )
 
 
 class ConfigError(Exception):

@@ -23,8 +23,9 @@ from functools import cached_property
 from typing import Any
 
 from gateway.domain import Order, OrderQuery
-from gateway.errors import BadUserInput, GatewayError
+from gateway.errors import BadUserInput, GatewayError, misshapen
 from gateway.sources.base import Source
+from gateway.values import SHAPE_ERRORS
 
 MAX_PAGE = 500
 DONE = -1
@@ -140,6 +141,14 @@ def validate_first(first: int, max_page: int = MAX_PAGE) -> None:
         raise BadUserInput(f"first must be between 1 and {max_page}, got {first}")
 
 
+def _read_lines(stream: _Stream, orders: Sequence[Order]) -> None:
+    try:
+        for order in orders:
+            order.lines.get()
+    except SHAPE_ERRORS as exc:
+        raise misshapen(stream.source.name, "order list", stream.name or "-", exc) from None
+
+
 async def merged_page(
     plans: Mapping[str, tuple[Source, OrderQuery]],
     *,
@@ -147,8 +156,14 @@ async def merged_page(
     after: str | None,
     digest: str,
     codec: CursorCodec,
+    read_lines: bool = False,
 ) -> Page:
-    """The ``first`` orders after ``after`` across every (source, per-source query) planned."""
+    """The ``first`` orders after ``after`` across every (source, per-source query) planned.
+
+    ``read_lines``: the query selects line items, so they are read as each backend page
+    arrives and a misshapen one fails that source's page like any other shape error
+    (read later, its error would reach the non-null list and null the whole answer).
+    """
     positions = codec.decode(digest, after) if after else {}
     streams: list[_Stream] = []
     for source, query in plans.values():
@@ -165,6 +180,8 @@ async def merged_page(
                 page = await stream.source.list_orders(
                     stream.name, stream.query, stream.fetched, want
                 )
+                if read_lines:
+                    _read_lines(stream, page.orders)
             except GatewayError as exc:
                 stream.failed = True
                 errors.append(exc)

@@ -24,6 +24,11 @@ class ValueProblem(ValueError):
     """A payload value does not have the documented type or format."""
 
 
+#: What a normalizer raises when a payload is not shaped as documented (a ValueError
+#: that is not a ValueProblem is still a value the normalizer could not read).
+SHAPE_ERRORS = (ValueError, KeyError, TypeError, AttributeError, IndexError)
+
+
 def currency_exponent(currency: str) -> int:
     """How many decimal places the currency's minor unit has (USD 2, JPY 0, KWD 3)."""
     return _EXPONENTS.get(currency.upper(), 2)
@@ -104,6 +109,22 @@ def integer(value: Any) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueProblem(f"expected an integer, got {value!r}")
     return value
+
+
+def whole(value: Any, missing: int | None = None) -> int:
+    """A count (a quantity): an integer, or a number or numeric string without a fraction.
+
+    ``missing`` is used only when the value is absent (None); 0 stays 0, and a fraction
+    is an error, never truncated.
+    """
+    if value is None and missing is not None:
+        return missing
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    amount = decimal_of(value)
+    if not amount.is_finite() or amount != amount.to_integral_value():
+        raise ValueProblem(f"expected a whole number, got {value!r}")
+    return int(amount)
 
 
 def boolean(value: Any) -> bool | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -23,7 +24,7 @@ from gateway.sources.licensespring import normalize as licensespring
 from gateway.sources.licensespring.simulator import SEED_ORDER as LS_ORDER
 from gateway.sources.zaveit import normalize as zaveit
 from gateway.sources.zaveit.simulator import SEED_ORDER as ZAVEIT_ORDER
-from gateway.values import ValueProblem, money_minor, utc_datetime
+from gateway.values import ValueProblem, money_minor, utc_datetime, whole
 
 
 def as_received(payload: object) -> object:
@@ -393,6 +394,20 @@ def test_float_literals_stay_exact() -> None:
 def test_what_is_not_json_is_a_value_error(body: bytes) -> None:
     with pytest.raises(ValueError):
         parse_json(body)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(3, 3), (0, 0), (Decimal("2"), 2), ("4", 4), (None, 1)],
+)
+def test_quantities_are_whole_and_zero_stays_zero(value: Any, expected: int) -> None:
+    assert whole(value, 1) == expected
+
+
+@pytest.mark.parametrize("value", [Decimal("1.5"), "1.5", "many", True, Decimal("NaN"), None])
+def test_a_quantity_is_never_truncated_or_guessed(value: Any) -> None:
+    with pytest.raises(ValueProblem):
+        whole(value)
 
 
 def test_bad_values_are_shape_errors() -> None:

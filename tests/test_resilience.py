@@ -203,6 +203,56 @@ def test_a_malformed_payload_fails_only_that_object(
     assert "0012345678" not in logged and "Ahmadi" not in logged
 
 
+def test_a_misshapen_line_item_costs_only_the_line_items(
+    sims: Simulators, caplog: pytest.LogCaptureFixture
+) -> None:
+    orders = sims.set.data["hamgam"].orders
+    good = next(o for o in orders if o["id"] == 123)
+    items = [{**good["items"][0], "quantity": "1.5"}, *good["items"][1:]]
+    orders.append({**good, "id": 124, "items": items})
+    with caplog.at_level(logging.WARNING), gateway_client(sims.settings()) as client:
+        body = gql(
+            client,
+            """{ a: orderBySourceId(source: "eu-shop", sourceId: "124") { number price {
+                 total { amount } } }
+            b: orderBySourceId(source: "eu-shop", sourceId: "124") { number lineItems { sku } }
+            c: orderBySourceId(source: "eu-shop", sourceId: "123") { lineItems { quantity } } }""",
+        )
+    # Items are read only where selected: `a` is whole; `b` loses what it could not read.
+    assert body["data"]["a"] == {
+        "number": "HG-2024-000123",
+        "price": {"total": {"amount": "1850.00"}},  # seed 002: total 185000 (EUR cents)
+    }
+    assert body["data"]["b"] is None
+    assert [i["quantity"] for i in body["data"]["c"]["lineItems"]] == [
+        i["quantity"] for i in good["items"]
+    ]
+    (error,) = body["errors"]
+    assert error["path"] == ["b", "lineItems"]
+    assert error["extensions"] == {"code": "BACKEND_ERROR", "source": "eu-shop"}
+    assert "order 124" in error["message"] and "1.5" not in error["message"]
+    assert "order 124" in caplog.text and "expected a whole number" in caplog.text
+
+
+def test_a_misshapen_line_item_in_a_list_fails_its_source_only_when_items_are_asked(
+    sims: Simulators,
+) -> None:
+    newest = sims.set.data["hamgam"].orders[0]
+    newest["items"][0]["total"] = "lots"
+    with gateway_client(sims.settings()) as client:
+        plain = gql(client, "{ orders(first: 60) { nodes { source sourceId } } }")
+        detailed = gql(
+            client, "{ orders(first: 60) { nodes { source lineItems { __typename } } } }"
+        )
+    assert "errors" not in plain
+    assert str(newest["id"]) in {n["sourceId"] for n in plain["data"]["orders"]["nodes"]}
+    listed = {n["source"] for n in detailed["data"]["orders"]["nodes"]}
+    assert listed == {"licensing", "reseller", "adobe", "hl-main"}
+    (error,) = detailed["errors"]
+    assert error["path"] == ["orders"]
+    assert error["extensions"] == {"code": "BACKEND_ERROR", "source": "eu-shop"}
+
+
 def test_a_failed_customer_never_nulls_its_order(sims: Simulators) -> None:
     sims.set.faults.set("highlevel", "status=500;path=/contacts")
     with gateway_client(sims.settings(), FakeClock()) as client:

@@ -87,9 +87,10 @@ def _query(f: OrderFilter | None) -> domain.OrderQuery:
     )
 
 
-async def _complete(info: Info[RequestContext, None], page: Page) -> list[domain.Order]:
+async def _complete(
+    info: Info[RequestContext, None], page: Page, paths: set[str]
+) -> list[domain.Order]:
     """The page's orders, loading complete ones only where a summary lacks a selected path."""
-    paths = under(leaf_paths(info.selected_fields[0].selections), "edges.node", "nodes")
     orders = [edge.order for edge in page.edges]
     needed = [
         i
@@ -127,10 +128,18 @@ async def _connection(
 ) -> OrderConnection:
     ctx = info.context
     digest = query_digest(scope, list(plans), query)
-    page = await merged_page(plans, first=first, after=after, digest=digest, codec=ctx.codec)
+    paths = under(leaf_paths(info.selected_fields[0].selections), "edges.node", "nodes")
+    page = await merged_page(
+        plans,
+        first=first,
+        after=after,
+        digest=digest,
+        codec=ctx.codec,
+        read_lines=any(p.split(".", 1)[0] in ("lineItems", "licenses") for p in paths),
+    )
     for error in page.errors:
         ctx.report(error, path_of(info))
-    orders = await _complete(info, page)
+    orders = await _complete(info, page, paths)
     nodes = [Order.of(o, ctx.visibility) for o in orders]
     edges = [OrderEdge(node=n, _edge=e) for e, n in zip(page.edges, nodes, strict=True)]
     return OrderConnection(

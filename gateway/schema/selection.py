@@ -18,7 +18,8 @@ def leaf_paths(selections: Sequence[Selection], prefix: str = "") -> set[str]:
                 continue
             path = f"{prefix}{selection.name}"
             if selection.selections:
-                paths |= leaf_paths(selection.selections, path + ".")
+                # `{ __typename }` alone still selects the field itself.
+                paths |= leaf_paths(selection.selections, path + ".") or {path}
             else:
                 paths.add(path)
         else:

@@ -12,9 +12,10 @@ from strawberry.types import Info
 
 from gateway import domain, ids
 from gateway.context import RequestContext, Visibility, path_of
-from gateway.errors import NotFound
+from gateway.errors import NotFound, misshapen
 from gateway.redact import scrub_payload
 from gateway.schema.selection import covered, leaf_paths
+from gateway.values import SHAPE_ERRORS
 
 if TYPE_CHECKING:
     from gateway.schema.connection import OrderConnection
@@ -303,7 +304,11 @@ class Order(Node):
 
     def items(self) -> list[LineItem]:
         o = self._order
-        return [LineItem.of(item, o.source_id, self._visibility) for item in o.line_items]
+        try:
+            lines = o.line_items
+        except SHAPE_ERRORS as exc:
+            raise misshapen(o.source, "order", o.source_id, exc) from None
+        return [LineItem.of(item, o.source_id, self._visibility) for item in lines]
 
     def all_licenses(self) -> list[License]:
         return [lic for item in self.items() for lic in item.licenses]

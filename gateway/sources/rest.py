@@ -6,7 +6,6 @@ normalizer's complaint about a payload into a BACKEND_ERROR for that one object.
 
 from __future__ import annotations
 
-import logging
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Sequence
 from typing import ClassVar, Generic, TypeVar
@@ -17,21 +16,16 @@ from httpx_aiohttp import AiohttpTransport
 
 from gateway.concurrency import gather
 from gateway.domain import Customer, Order, OrderPage, OrderQuery, SourceKind
-from gateway.errors import BackendPayloadInvalid, GatewayError
+from gateway.errors import GatewayError, misshapen
 from gateway.redact import SecretMasker
 from gateway.resilience import CircuitBreaker, Clock, RateLimiter, RetryPolicy, SystemClock
 from gateway.sources.base import Fetched, HttpTransport, SourceSettings
 from gateway.sources.exchange import AiohttpExchange, Exchange, HttpxExchange
 from gateway.sources.http import BackendHttp, ErrorReader, read_detail_error
-from gateway.values import ValueProblem
-
-log = logging.getLogger("gateway.backend")
+from gateway.values import SHAPE_ERRORS
 
 S = TypeVar("S", bound=SourceSettings)
 T = TypeVar("T")
-
-#: What a normalizer raises when a payload is not shaped as documented.
-SHAPE_ERRORS = (ValueProblem, KeyError, TypeError, AttributeError, IndexError)
 
 
 def page_window(offset: int, limit: int, largest: int) -> tuple[int, int, int]:
@@ -179,15 +173,4 @@ class RestSource(ABC, Generic[S]):
         try:
             return await work
         except SHAPE_ERRORS as exc:
-            # The payload itself is not logged: it may hold personal data.
-            log.warning(
-                "source %s: %s %s does not have the documented shape: %s: %s",
-                self.name,
-                what,
-                object_id,
-                type(exc).__name__,
-                exc,
-            )
-            raise BackendPayloadInvalid(
-                self.name, f"the {what} {object_id} does not have the documented shape"
-            ) from None
+            raise misshapen(self.name, what, object_id, exc) from None

@@ -12,13 +12,14 @@ from typing import Any
 from gateway.domain import (
     Address,
     Customer,
+    Deferred,
     LineItem,
     Order,
     OrderStatus,
     Price,
     SourceKind,
 )
-from gateway.values import money_major, status_of, text, utc_datetime
+from gateway.values import money_major, status_of, text, utc_datetime, whole
 
 KIND = SourceKind.ADOBE_VIP
 
@@ -86,7 +87,7 @@ def _line_item(data: Mapping[str, Any], currency: str) -> LineItem:
     pricing = data.get("pricing") or {}
     return LineItem(
         id=str(data["extLineItemNumber"]),
-        quantity=int(data["quantity"]),
+        quantity=whole(data["quantity"]),
         sku=text(data.get("offerId")),
         status=status(data.get("status")),
         subscription_id=text(data.get("subscriptionId")),
@@ -119,6 +120,6 @@ def order(source: str, data: Mapping[str, Any]) -> Order:
         currency=currency,
         price=_price(data, currency),
         customer_id=customer_id,
-        line_items=tuple(_line_item(item, currency) for item in data.get("lineItems") or ()),
+        lines=Deferred(lambda: tuple(_line_item(i, currency) for i in data.get("lineItems") or ())),
         raw=data,
     )

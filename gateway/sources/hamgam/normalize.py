@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from gateway.domain import Customer, LineItem, Order, OrderStatus, Price, SourceKind
-from gateway.values import boolean, full_name, money_minor, status_of, text, utc_datetime
+from gateway.domain import Customer, Deferred, LineItem, Order, OrderStatus, Price, SourceKind
+from gateway.values import boolean, full_name, money_minor, status_of, text, utc_datetime, whole
 
 KIND = SourceKind.HAMGAM
 
@@ -63,7 +63,7 @@ def _line_item(data: Mapping[str, Any], currency: str) -> LineItem:
     product = data.get("product_data") or {}
     return LineItem(
         id=str(data["id"]),
-        quantity=int(data["quantity"]),
+        quantity=whole(data["quantity"]),
         product_id=None if data.get("product") is None else str(data["product"]),
         product_name=text(data.get("product_name")) or text(product.get("name")),
         sku=text(product.get("sku")),
@@ -97,6 +97,6 @@ def order(source: str, data: Mapping[str, Any], currency: str) -> Order:
         ),
         customer=_customer_summary(source, buyer) if buyer else None,
         customer_id=str(buyer["id"]) if buyer else None,
-        line_items=tuple(_line_item(item, currency) for item in data.get("items") or ()),
+        lines=Deferred(lambda: tuple(_line_item(i, currency) for i in data.get("items") or ())),
         raw=data,
     )

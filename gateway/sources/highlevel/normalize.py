@@ -11,6 +11,7 @@ from typing import Any
 from gateway.domain import (
     Address,
     Customer,
+    Deferred,
     LineItem,
     Order,
     OrderStatus,
@@ -25,6 +26,7 @@ from gateway.values import (
     status_of,
     text,
     utc_datetime,
+    whole,
 )
 
 KIND = SourceKind.HIGHLEVEL
@@ -106,7 +108,7 @@ def _snapshot(source: str, contact_id: str, data: Mapping[str, Any]) -> Customer
 def _line_item(data: Mapping[str, Any], currency: str) -> LineItem:
     price = data.get("price") or {}
     product = data.get("product") or {}
-    quantity = int(data.get("qty") or data.get("quantity") or 1)
+    quantity = whole(data["qty"] if data.get("qty") is not None else data.get("quantity"), 1)
     unit = price.get("amount")
     line_currency = text(price.get("currency")) or currency
     return LineItem(
@@ -154,7 +156,7 @@ def order(source: str, data: Mapping[str, Any]) -> Order:
         customer=_snapshot(source, contact_id, snapshot)
         if contact_id and isinstance(snapshot, Mapping)
         else None,
-        line_items=tuple(_line_item(item, currency) for item in data.get("items") or ()),
+        lines=Deferred(lambda: tuple(_line_item(i, currency) for i in data.get("items") or ())),
         raw=data,
     )
 

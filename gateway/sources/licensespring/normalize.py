@@ -8,6 +8,7 @@ from typing import Any
 from gateway.domain import (
     Address,
     Customer,
+    Deferred,
     License,
     LicenseFeature,
     LicenseUser,
@@ -127,6 +128,6 @@ def order(source: str, data: Mapping[str, Any]) -> Order:
         is_test=bool(boolean(data.get("is_test"))),
         customer=buyer,
         customer_id=buyer.source_id if buyer else None,
-        line_items=tuple(_line_item(source, item) for item in data.get("order_items") or ()),
+        lines=Deferred(lambda: tuple(_line_item(source, i) for i in data.get("order_items") or ())),
         raw=data,
     )

@@ -12,13 +12,14 @@ from typing import Any
 from gateway.domain import (
     Address,
     Customer,
+    Deferred,
     LineItem,
     Order,
     OrderStatus,
     Price,
     SourceKind,
 )
-from gateway.values import boolean, money_major, status_of, text, utc_datetime
+from gateway.values import boolean, money_major, status_of, text, utc_datetime, whole
 
 KIND = SourceKind.ZAVEIT
 
@@ -91,7 +92,7 @@ def _line_item(data: Mapping[str, Any], currency: str) -> LineItem:
     subscription = data.get("subscription")
     return LineItem(
         id=str(data.get("id") or data["_id"]),
-        quantity=int(data.get("quantity") or 1),
+        quantity=whole(data.get("quantity"), 1),
         product_id=text((data.get("offering") or {}).get("id")),
         product_name=f"{offering} ({edition})" if offering and edition else offering or edition,
         discount=money_major(price.get("discount"), currency),
@@ -127,7 +128,7 @@ def order(source: str, data: Mapping[str, Any]) -> Order:
         customer=customer(source, account) if account else None,
         customer_id=account_id,
         # A Zaveit order is one offering in one edition: one line.
-        line_items=(_line_item(data, currency),),
+        lines=Deferred(lambda: (_line_item(data, currency),)),
         raw=data,
     )
 
