@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+from dataclasses import fields
+
+from strawberry.types.base import get_object_definition
 
 from gateway import ids
+from gateway.schema.types import SERVED_AS_IS
 from tests.conftest import Simulators, codes, gateway_client, gql
 
 
@@ -190,3 +194,13 @@ def test_unreachable_backend_costs_only_its_fields(sims: Simulators) -> None:
         assert sources["eu-shop"] is False and sources["reseller"] is True
         assert client.get("/readyz").status_code == 503
     assert json.dumps(body).count("Traceback") == 0
+
+
+def test_types_served_as_the_domain_objects_match_them_field_for_field() -> None:
+    # Money and Price answer straight from domain objects: any field the GraphQL type
+    # has that the domain class lacks (or a resolver, or an interface) would break that.
+    for graphql_type, domain_type in SERVED_AS_IS.items():
+        definition = get_object_definition(graphql_type, strict=True)
+        assert not definition.interfaces and definition.is_type_of is None
+        assert all(f.base_resolver is None for f in definition.fields)
+        assert [f.python_name for f in definition.fields] == [f.name for f in fields(domain_type)]
