@@ -58,6 +58,11 @@ class Loaders:
         self.order_calls: list[list[Key]] = []
         self.customer_calls: list[list[Key]] = []
 
+    @property
+    def caching(self) -> bool:
+        """Whether a key loaded once is answered from memory for the rest of the request."""
+        return self._batch
+
     # Made on first use: many queries need only one of the two.
     @cached_property
     def orders(self) -> DataLoader[Key, Order | None]:

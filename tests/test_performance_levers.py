@@ -75,3 +75,33 @@ def test_each_customer_selection_is_judged_on_its_own(sims: Simulators) -> None:
     gets = [e.path for e in sims.log.of("hamgam", "/api/customers/")]
     assert len(gets) == len(set(gets)) == len({n["mailed"]["email"] for n in nodes}) > 1
     assert [e.path for e in sims.log.of("hamgam", "/api/orders/")] == ["/api/orders/"]
+
+
+def test_a_page_loads_its_customers_once_and_each_failure_stays_on_its_order(
+    sims: Simulators,
+) -> None:
+    # The list loads the customers its `customer` fields need before they resolve; a
+    # missing one is still reported on its own order's path, and nothing is fetched twice.
+    data = sims.set.data["hamgam"]
+    newest = data.orders[0]
+    gone = str(newest["customer_data"]["id"])
+    del data.customers[gone]
+    with gateway_client(sims.settings()) as client:
+        body = gql(
+            client,
+            """{ orders(first: 30, filter: {sources: ["eu-shop"]}) {
+            nodes { number customer { email } } } }""",
+        )
+    nodes = body["data"]["orders"]["nodes"]
+    assert len(nodes) == 30 and all(n["number"] for n in nodes)
+    theirs = {o["key"] for o in data.orders if str(o["customer_data"]["id"]) == gone}
+    missing = [i for i, n in enumerate(nodes) if n["customer"] is None]
+    assert missing == [i for i, n in enumerate(nodes) if n["number"] in theirs]
+    assert nodes[0]["number"] == newest["key"] and missing[0] == 0
+    assert sorted(tuple(e["path"]) for e in body["errors"]) == [
+        ("orders", "nodes", i, "customer") for i in missing
+    ]
+    assert {e["extensions"]["code"] for e in body["errors"]} == {"NOT_FOUND"}
+    assert all("@" in n["customer"]["email"] for n in nodes if n["customer"] is not None)
+    gets = [e.path for e in sims.log.of("hamgam", "/api/customers/")]
+    assert len(gets) == len(set(gets)) and f"/api/customers/{gone}" in gets

@@ -16,7 +16,7 @@ from gateway.context import RequestContext, path_of
 from gateway.errors import BadUserInput, Forbidden, GatewayError
 from gateway.listing import Edge, Page, merged_page, query_digest, validate_first
 from gateway.schema.selection import covered, leaf_paths, under
-from gateway.schema.types import Order, OrderStatus
+from gateway.schema.types import Order, OrderStatus, summary_fits
 from gateway.security import PII_READ
 from gateway.sources.base import Source
 
@@ -118,6 +118,24 @@ async def _complete(
     return orders
 
 
+async def _load_customers(
+    info: Info[RequestContext, None], orders: list[domain.Order], paths: set[str]
+) -> None:
+    """Load, as one batch, every customer the page's ``customer`` fields will need, so
+    each of those fields answers without waiting (the same calls the fields would make:
+    the loader dedupes; failures stay in the loader for the field to report)."""
+    loaders = info.context.loaders
+    if not paths or not loaders.caching:
+        return
+    keys = dict.fromkeys(
+        (o.source, o.customer_id)
+        for o in orders
+        if o.customer_id is not None and (o.customer is None or not summary_fits(o.customer, paths))
+    )
+    if keys:
+        await asyncio.gather(*map(loaders.customers.load, keys), return_exceptions=True)
+
+
 async def _connection(
     info: Info[RequestContext, None],
     plans: dict[str, tuple[Source, domain.OrderQuery]],
@@ -140,6 +158,7 @@ async def _connection(
     for error in page.errors:
         ctx.report(error, path_of(info))
     orders = await _complete(info, page, paths)
+    await _load_customers(info, orders, under(paths, "customer"))
     nodes = [Order.of(o, ctx.visibility) for o in orders]
     edges = [OrderEdge(node=n, _edge=e) for e, n in zip(page.edges, nodes, strict=True)]
     return OrderConnection(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, cast
@@ -137,30 +138,60 @@ class Customer(Node):
         )
 
 
-def _fits(info: Info[RequestContext, None], present: frozenset[str]) -> bool:
-    """Whether the selection below this field asks only for ``present`` fields."""
+def summary_fits(summary: domain.Customer, paths: set[str]) -> bool:
+    """Whether a customer summary carries every selected path (below ``customer``)."""
+    return summary.present is None or covered(paths, summary.present | CUSTOMER_ALWAYS)
+
+
+def _fits(info: Info[RequestContext, None], summary: domain.Customer) -> bool:
+    if summary.present is None:
+        return True
     # The document outlives the request, so its nodes' ids are stable keys within it.
-    key = (tuple(map(id, info._raw_info.field_nodes)), present)
+    key = (tuple(map(id, info._raw_info.field_nodes)), summary.present)
     memo = info.context.fits_summary
     fits = memo.get(key)
     if fits is None:
-        paths = leaf_paths(info.selected_fields[0].selections)
-        fits = memo[key] = covered(paths, present | CUSTOMER_ALWAYS)
+        fits = memo[key] = summary_fits(summary, leaf_paths(info.selected_fields[0].selections))
     return fits
 
 
-async def resolve_customer(
+def resolve_customer(
     info: Info[RequestContext, None],
     source: str,
     customer_id: str | None,
     summary: domain.Customer | None,
-) -> Customer | None:
-    """The summary when it carries every selected field, else the full customer (loader)."""
-    if summary is not None and (summary.present is None or _fits(info, summary.present)):
+) -> Customer | Awaitable[Customer | None] | None:
+    """The summary when it carries every selected field, else the full customer (loader).
+
+    Answers at once when the loader already holds the customer (a list loads its page's
+    customers before its orders resolve), so a page of orders completes without a
+    coroutine per order; otherwise the answer is awaitable.
+    """
+    if summary is not None and _fits(info, summary):
         return Customer.of(summary, info.context.visibility)
     if customer_id is None:
         return None
-    found = await info.context.loaders.customers.load((source, customer_id))
+    loading = info.context.loaders.customers.load((source, customer_id))
+    if loading.done():
+        return _found_customer(info, source, customer_id, loading.result())
+    return _customer_when_loaded(info, source, customer_id, loading)
+
+
+async def _customer_when_loaded(
+    info: Info[RequestContext, None],
+    source: str,
+    customer_id: str,
+    loading: Awaitable[domain.Customer | None],
+) -> Customer | None:
+    return _found_customer(info, source, customer_id, await loading)
+
+
+def _found_customer(
+    info: Info[RequestContext, None],
+    source: str,
+    customer_id: str,
+    found: domain.Customer | None,
+) -> Customer | None:
     if found is None:
         info.context.report(
             NotFound(f"source '{source}' has no customer {customer_id}"), path_of(info)
@@ -319,10 +350,13 @@ class Order(Node):
             return None
         return cast(JSON, scrub_payload(self._order.raw))
 
-    @strawberry.field
-    async def customer(self, info: Info[RequestContext, None]) -> Customer | None:
+    # Not a coroutine: most answers are ready (summary, or a customer the list loaded).
+    @strawberry.field(graphql_type=Customer | None)
+    def customer(
+        self, info: Info[RequestContext, None]
+    ) -> Customer | Awaitable[Customer | None] | None:
         o = self._order
-        return await resolve_customer(info, o.source, o.customer_id, o.customer)
+        return resolve_customer(info, o.source, o.customer_id, o.customer)
 
     @classmethod
     def of(cls, o: domain.Order, vis: Visibility) -> Order:
