@@ -127,11 +127,18 @@ async def _load_customers(
     loaders = info.context.loaders
     if not paths or not loaders.caching:
         return
-    keys = dict.fromkeys(
-        (o.source, o.customer_id)
-        for o in orders
-        if o.customer_id is not None and (o.customer is None or not summary_fits(o.customer, paths))
-    )
+    fits: dict[frozenset[str] | None, bool] = {}  # a page's summaries share a few shapes
+    keys: dict[tuple[str, str], None] = {}
+    for o in orders:
+        if o.customer_id is None:
+            continue
+        if o.customer is not None:
+            present = o.customer.present
+            if present not in fits:
+                fits[present] = summary_fits(o.customer, paths)
+            if fits[present]:
+                continue
+        keys[(o.source, o.customer_id)] = None
     if keys:
         await asyncio.gather(*map(loaders.customers.load, keys), return_exceptions=True)
 
