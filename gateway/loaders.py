@@ -7,11 +7,12 @@ running loop) and die with it, so nothing leaks between callers.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from functools import cached_property
 from typing import Any, TypeVar
 
-from aiodataloader import DataLoader
+from aiodataloader import DataLoader, Loader, dispatch_queue, dispatch_queue_batch
 
 from gateway.concurrency import gather
 from gateway.domain import Customer, Order
@@ -49,6 +50,33 @@ def _batcher(
     return load
 
 
+class BatchLoader(DataLoader[Key, T]):
+    """aiodataloader's DataLoader, two event-loop iterations quicker to call the backend.
+
+    aiodataloader takes the queue two iterations after the first load and starts the
+    batch in a third task one iteration later, so loads spread over three iterations
+    share a batch. Here the batch task is made at the first load and takes the queue on
+    its first step: loads made in the same iteration share it (graphql-core resolves a
+    list's items and a selection's sibling fields in one iteration), and every load
+    reaches its backend sooner. Under load each iteration also waits for all other ready
+    callbacks, so this shows in latency, not only in CPU. A wider window would buy
+    nothing here: every backend is asked one object per call, and the same key is
+    answered from the loader's cache however the batches fall.
+    """
+
+    def do_resolve_reject(self, key: Key, future: asyncio.Future[T]) -> None:
+        self._queue.append(Loader(key=key, future=future))
+        if len(self._queue) == 1:
+            if self.batch:
+                self.loop.create_task(self._dispatch())
+            else:
+                dispatch_queue(self)
+
+    async def _dispatch(self) -> None:
+        queue, self._queue = self._queue, []
+        await dispatch_queue_batch(self, queue)
+
+
 class Loaders:
     """The loaders of one request. ``calls`` records each batch's keys (for tests)."""
 
@@ -66,7 +94,7 @@ class Loaders:
     # Made on first use: many queries need only one of the two.
     @cached_property
     def orders(self) -> DataLoader[Key, Order | None]:
-        return DataLoader(
+        return BatchLoader(
             _batcher(self._sources, lambda s, ids: s.get_orders(ids), self.order_calls),
             batch=self._batch,
             cache=self._batch,
@@ -74,7 +102,7 @@ class Loaders:
 
     @cached_property
     def customers(self) -> DataLoader[Key, Customer | None]:
-        return DataLoader(
+        return BatchLoader(
             _batcher(self._sources, lambda s, ids: s.get_customers(ids), self.customer_calls),
             batch=self._batch,
             cache=self._batch,

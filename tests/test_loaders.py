@@ -61,3 +61,26 @@ async def test_naive_loaders_call_once_per_load(sims: Simulators) -> None:
     finally:
         for source in sources.values():
             await source.aclose()
+
+
+async def test_a_batch_is_one_iterations_loads_and_the_cache_spans_batches(
+    sims: Simulators,
+) -> None:
+    sources = build_sources(sims.settings())
+    try:
+        loaders = Loaders(sources)
+        first = loaders.customers.load(("eu-shop", "45"))
+        await asyncio.sleep(0)  # one loop iteration: that batch has taken its key
+        second = loaders.customers.load(("eu-shop", "100"))
+        again = loaders.customers.load(("eu-shop", "45"))
+        a, b, c = await asyncio.gather(first, second, again)
+        assert loaders.customer_calls == [[("eu-shop", "45")], [("eu-shop", "100")]]
+        assert c is a and a is not None and a.email == "sara.ahmadi@example.ir"
+        assert b is not None and b.email == sims.set.data["hamgam"].customers["100"]["email"]
+        assert sorted(e.path for e in sims.log.of("hamgam")) == [
+            "/api/customers/100",
+            "/api/customers/45",
+        ]
+    finally:
+        for source in sources.values():
+            await source.aclose()
