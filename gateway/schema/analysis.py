@@ -1,12 +1,12 @@
 """Before any resolver runs: scopes, depth, aliases and the estimated backend cost.
 
-Runs as a schema extension right after validation (so the document is known valid) and
-before execution; a query over a limit never reaches a backend.
+Checked right after validation (so the document is known valid) and before execution
+(by ``gateway.schema.preparation``); a query over a limit never reaches a backend.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,7 +15,6 @@ from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
-    GraphQLError,
     GraphQLInterfaceType,
     GraphQLNamedType,
     GraphQLObjectType,
@@ -26,9 +25,8 @@ from graphql import (
     SelectionSetNode,
     VariableNode,
     get_named_type,
-    validate,
 )
-from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
 
 from gateway.config import LimitSettings
 from gateway.context import RequestContext
@@ -193,8 +191,9 @@ def analyse(
 
 
 #: What an analysis depends on: query text, operation name, the integer variables (the
-#: only ones it reads), the number of streams and of sources.
-AnalysisKey = tuple[str, str | None, tuple[tuple[str, int], ...], int, int]
+#: only ones it reads) and the sources the credential sees (by name: a source's streams
+#: are fixed by its configuration, which lives as long as the cache).
+AnalysisKey = tuple[str, str | None, tuple[tuple[str, int], ...], tuple[str, ...]]
 
 
 class AnalysisCache:
@@ -214,71 +213,52 @@ class AnalysisCache:
         self._items[key] = analysis
 
 
-class QueryAnalysis(SchemaExtension):
-    """Scopes and limits, decided once per operation before execution."""
-
-    def __init__(self, limits: LimitSettings, cache: AnalysisCache | None = None) -> None:
-        super().__init__()
-        self.limits = limits
-        self.cache = cache
-
-    def on_validate(self) -> Iterator[None]:
-        ec = self.execution_context
-        ctx = ec.context
-        if ec.pre_execution_errors is None:  # no ValidationCache ran before: validate here
-            assert ec.graphql_document is not None
-            ec.pre_execution_errors = validate(
-                ec.schema._schema, ec.graphql_document, ec.validation_rules
-            )
-        # Only a valid document is analysed.
-        if ec.pre_execution_errors == [] and isinstance(ctx, RequestContext):
-            problem = self._check(ctx)
-            if problem is not None:
-                ec.pre_execution_errors = [GraphQLError(problem.message, original_error=problem)]
-        yield
-
-    def _check(self, ctx: RequestContext) -> GatewayError | None:
-        ec = self.execution_context
-        assert ec.graphql_document is not None
-        if not ctx.principal.can(ORDERS_READ):
-            return Forbidden("this credential lacks the orders:read scope")
-        streams = sum(len(s.streams(OrderQuery())) for s in ctx.sources.values())
-        variables = ec.variables or {}
-        key: AnalysisKey | None = None
-        found: Analysis | None = None
-        if self.cache is not None and ec.query is not None:
-            ints = tuple(sorted((k, v) for k, v in variables.items() if isinstance(v, int)))
-            key = (ec.query, ec.operation_name, ints, streams, len(ctx.sources))
-            found = self.cache.get(key)
-        if found is None:
-            found = analyse(
-                ec.schema._schema,
-                ec.graphql_document,
-                ec.operation_name,
-                variables,
-                streams=streams,
-                sources=len(ctx.sources),
-            )
-            if key is not None and self.cache is not None:
-                self.cache.put(key, found)
-        limits = self.limits
-        for limit, maximum, figure in (
-            ("depth", limits.max_depth, found.depth),
-            ("aliases", limits.max_aliases, found.aliases),
-            ("cost", limits.max_cost, found.cost),
-        ):
-            if figure > maximum:
-                return TooComplex(limit, maximum, figure)
-        if found.pii and not ctx.principal.can(PII_READ):
-            ctx.visibility = ctx.visibility.without_pii()
-            ctx.report(
-                Forbidden(
-                    "personal data fields are null: this credential lacks the "
-                    f"pii:read scope ({', '.join(sorted(found.pii))})"
-                ),
-                [],
-            )
-        if found.raw and not ctx.principal.can(RAW_READ):
-            ctx.visibility = ctx.visibility.without_raw()
-            ctx.report(Forbidden("raw is null: this credential lacks the raw:read scope"), [])
-        return None
+def check(
+    ec: ExecutionContext,
+    ctx: RequestContext,
+    limits: LimitSettings,
+    cache: AnalysisCache | None,
+) -> GatewayError | None:
+    """Scopes and limits for a valid operation: the error that refuses it, or None. A
+    credential without pii:read or raw:read gets those fields nulled (and told so)."""
+    assert ec.graphql_document is not None
+    if not ctx.principal.can(ORDERS_READ):
+        return Forbidden("this credential lacks the orders:read scope")
+    variables = ec.variables or {}
+    key: AnalysisKey | None = None
+    found: Analysis | None = None
+    if cache is not None and ec.query is not None:
+        ints = tuple(sorted((k, v) for k, v in variables.items() if isinstance(v, int)))
+        key = (ec.query, ec.operation_name, ints, tuple(ctx.sources))
+        found = cache.get(key)
+    if found is None:
+        found = analyse(
+            ec.schema._schema,
+            ec.graphql_document,
+            ec.operation_name,
+            variables,
+            streams=sum(len(s.streams(OrderQuery())) for s in ctx.sources.values()),
+            sources=len(ctx.sources),
+        )
+        if key is not None and cache is not None:
+            cache.put(key, found)
+    for limit, maximum, figure in (
+        ("depth", limits.max_depth, found.depth),
+        ("aliases", limits.max_aliases, found.aliases),
+        ("cost", limits.max_cost, found.cost),
+    ):
+        if figure > maximum:
+            return TooComplex(limit, maximum, figure)
+    if found.pii and not ctx.principal.can(PII_READ):
+        ctx.visibility = ctx.visibility.without_pii()
+        ctx.report(
+            Forbidden(
+                "personal data fields are null: this credential lacks the "
+                f"pii:read scope ({', '.join(sorted(found.pii))})"
+            ),
+            [],
+        )
+    if found.raw and not ctx.principal.can(RAW_READ):
+        ctx.visibility = ctx.visibility.without_raw()
+        ctx.report(Forbidden("raw is null: this credential lacks the raw:read scope"), [])
+    return None

@@ -8,24 +8,19 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import (
-    DisableIntrospection,
-    ParserCache,
-    ValidationCache,
-)
 from strawberry.types import Info
 
 from gateway import ids
 from gateway.config import LimitSettings
 from gateway.context import RequestContext, path_of
 from gateway.errors import BadUserInput, Forbidden, GatewayError, NotFound
-from gateway.schema.analysis import AnalysisCache, QueryAnalysis
 from gateway.schema.connection import (
     OrderConnection,
     OrderFilter,
     all_orders,
     given,
 )
+from gateway.schema.preparation import PrepareOperation, QueryCaches
 from gateway.schema.types import Customer, License, Node, Order, SourceInfo
 from gateway.security import PII_READ
 
@@ -166,17 +161,10 @@ class GatewaySchema(strawberry.Schema):
 def build_schema(
     *, introspection: bool = True, limits: LimitSettings | None = None, caches: bool = True
 ) -> strawberry.Schema:
-    # Factories: a fresh extension per request; the parse and validation caches live at
-    # module level, the analysis cache with this schema.
-    extensions: list[Any] = (
-        [lambda: ParserCache(maxsize=256), lambda: ValidationCache(maxsize=256)] if caches else []
-    )
-    if not introspection:
-        extensions.append(DisableIntrospection)
-    # After validation (ValidationCache above), before execution.
+    # A factory: a fresh extension per request; the caches live with this schema.
     chosen = limits or LimitSettings()
-    analyses = AnalysisCache() if caches else None
-    extensions.append(lambda: QueryAnalysis(chosen, analyses))
+    kept = QueryCaches() if caches else None
+    extensions = [lambda: PrepareOperation(chosen, introspection=introspection, caches=kept)]
     return GatewaySchema(query=Query, types=[Order, Customer, License], extensions=extensions)
 
 
