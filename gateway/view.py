@@ -187,7 +187,6 @@ class GatewayView(GraphQL[RequestContext, None]):
     async def process_result(
         self, request: Request, result: ExecutionResult
     ) -> GraphQLHTTPResponse:
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex[:16]
         ctx: RequestContext | None = getattr(request.state, "graphql_context", None)
         all_errors = list(result.errors or [])
         if ctx is not None:
@@ -196,6 +195,7 @@ class GatewayView(GraphQL[RequestContext, None]):
         if result.data is None and result.errors and not _executed(result.errors):
             data = {}  # a request error: the spec says no "data" key
         if all_errors:
+            request_id = request.headers.get("x-request-id") or uuid.uuid4().hex[:16]
             data["errors"] = [format_error(e, request_id) for e in all_errors]
         return data
 
