@@ -111,10 +111,17 @@ class PerformanceSettings(BaseModel):
     #: "aiohttp": aiohttp directly; "httpx-aiohttp": httpx over httpx-aiohttp's
     #: transport; "httpx": httpx with its own connection pool
     http_transport: HttpTransport = "aiohttp"
-    #: Strawberry's ParserCache and ValidationCache
+    #: parses, validations and query analyses cached per query text
     query_caches: bool = True
     #: false: the naive gateway, every load its own backend call (for comparison only)
     loaders: bool = True
+    #: `gateway serve` and `gateway demo` move the objects that exist at start (modules,
+    #: schema, config) out of the cycle collector's reach (``gc.freeze``)...
+    gc_freeze: bool = True
+    #: ...and run a young collection every this many (net) allocations, not Python's 700:
+    #: a request's objects are freed by reference counting as it ends, so collections
+    #: only rescan what requests in flight still hold (0 keeps Python's default)
+    gc_young_threshold: int = Field(default=7000, ge=0)
 
 
 class Settings(BaseModel):

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import gc
 from collections import Counter
 from typing import Any
 
-from gateway.config import settings_from_mapping
+from gateway import domain
+from gateway.cli import tune_gc
+from gateway.config import PerformanceSettings, settings_from_mapping
+from gateway.context import RequestContext
+from gateway.loaders import Loaders
+from gateway.schema.executor import GatewayExecutor
 from tests.conftest import Simulators, gateway_client, gql
 
 ADOBE_50 = """{ orders(first: 50, filter: {sources: ["adobe"]}) {
@@ -105,3 +111,40 @@ def test_a_page_loads_its_customers_once_and_each_failure_stays_on_its_order(
     assert all("@" in n["customer"]["email"] for n in nodes if n["customer"] is not None)
     gets = [e.path for e in sims.log.of("hamgam", "/api/customers/")]
     assert len(gets) == len(set(gets)) and f"/api/customers/{gone}" in gets
+
+
+ONE_ORDER = """{ orderBySourceId(source: "eu-shop", sourceId: "123") {
+  number customer { email } lineItems { productName total { amount } } } }"""
+
+
+def test_a_request_is_freed_by_reference_counting(sims: Simulators) -> None:
+    # No reference cycle may hold a finished request's context, loaders, executor or
+    # loaded objects: with the cycle collector off, none of them is left.
+    kinds = (RequestContext, Loaders, GatewayExecutor, domain.Order, domain.Customer)
+    with gateway_client(sims.settings()) as client:
+        gql(client, ONE_ORDER)  # warm: schema caches, sessions
+        gc.collect()
+        gc.disable()
+        try:
+            for _ in range(3):
+                body = gql(client, ONE_ORDER)
+                assert body["data"]["orderBySourceId"]["customer"]["email"]
+            left = [type(o).__name__ for o in gc.get_objects() if isinstance(o, kinds)]
+        finally:
+            gc.enable()
+    assert left == []
+
+
+def test_serving_tunes_the_cycle_collector_as_configured() -> None:
+    before = gc.get_threshold()
+    try:
+        tune_gc(PerformanceSettings())
+        assert gc.get_threshold() == (7000, *before[1:])
+        assert gc.get_freeze_count() > 0
+        gc.unfreeze()
+        gc.set_threshold(*before)
+        tune_gc(PerformanceSettings(gc_freeze=False, gc_young_threshold=0))
+        assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)

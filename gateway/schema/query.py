@@ -20,6 +20,7 @@ from gateway.schema.connection import (
     all_orders,
     given,
 )
+from gateway.schema.executor import GatewayExecutor
 from gateway.schema.preparation import PrepareOperation, QueryCaches
 from gateway.schema.types import Customer, License, Node, Order, SourceInfo
 from gateway.security import PII_READ
@@ -165,7 +166,12 @@ def build_schema(
     chosen = limits or LimitSettings()
     kept = QueryCaches() if caches else None
     extensions = [lambda: PrepareOperation(chosen, introspection=introspection, caches=kept)]
-    return GatewaySchema(query=Query, types=[Order, Customer, License], extensions=extensions)
+    return GatewaySchema(
+        query=Query,
+        types=[Order, Customer, License],
+        extensions=extensions,
+        execution_context_class=GatewayExecutor,
+    )
 
 
 def schema_sdl() -> str:
