@@ -64,6 +64,7 @@ LEVERS: dict[str, dict[str, Any]] = {
     "httpx default transport": {"performance": {"http_transport": "httpx"}},
     "no parser/validation/analysis cache": {"performance": {"query_caches": False}},
     "h11 instead of httptools": {"server": {"http_parser": "h11"}},
+    "Python's GC defaults": {"performance": {"gc_freeze": False, "gc_young_threshold": 0}},
 }
 
 
