@@ -19,5 +19,5 @@ class GatewayExecutor(StrawberryGraphQLCoreExecutionContext):
         response = super().build_response(data)
         # Execution is over: resolvers still settling hold the helpers through their
         # info, not through the executor.
-        del self.async_helpers
+        vars(self).pop("async_helpers", None)
         return response
