@@ -17,6 +17,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway.cache.policy import open_store
+from gateway.cache.redis import RedisStore
+from gateway.cache.store import Store
 from gateway.config import Settings
 from gateway.errors import BAD_USER_INPUT, INTERNAL
 from gateway.resilience import Clock
@@ -33,6 +36,7 @@ def build_sources(
     settings: Settings,
     transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
     clock: Clock | None = None,
+    cache: Store | None = None,
 ) -> dict[str, Source]:
     """One source object (and so one shared connection pool) per configured source."""
     transports = transports or {}
@@ -44,6 +48,8 @@ def build_sources(
             transport=transports.get(name),
             clock=clock,
             http_transport=http_transport,
+            cache=cache,
+            coalesce=settings.performance.loaders,
         )
         for name, conf in settings.sources.items()
     }
@@ -61,12 +67,17 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        app.state.sources = build_sources(settings, transports, clock)
+        conf = settings.cache
+        app.state.cache = store = open_store(conf.backend, conf.url, conf.max_entries)
+        if isinstance(store, RedisStore):
+            await store.run(store.client.ping, False)  # the log says at once if it is down
+        app.state.sources = build_sources(settings, transports, clock, store)
         try:
             yield
         finally:
             for source in app.state.sources.values():
                 await source.aclose()
+            await store.aclose()
 
     # Cursors are signed so edits are caught; the key only needs to be stable across
     # restarts of the same configuration, not secret.
@@ -99,7 +110,12 @@ def create_app(
         sources: Mapping[str, Source] = request.app.state.sources
         report = {name: {"kind": s.kind.value, "healthy": s.healthy} for name, s in sources.items()}
         ready = all(item["healthy"] for item in report.values())
-        return JSONResponse({"ready": ready, "sources": report}, 200 if ready else 503)
+        store: Store = request.app.state.cache
+        cache = {"backend": store.backend, "healthy": store.healthy}
+        # Redis down is reported, not a reason to take the replica out: it answers without
+        return JSONResponse(
+            {"ready": ready, "sources": report, "cache": cache}, 200 if ready else 503
+        )
 
     async def internal_error(request: Request, exc: Exception) -> Response:
         request_id = uuid.uuid4().hex[:16]

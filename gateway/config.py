@@ -13,6 +13,7 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -124,6 +125,27 @@ class PerformanceSettings(BaseModel):
     gc_young_threshold: int = Field(default=7000, ge=0)
 
 
+class CacheSettings(BaseModel):
+    """Where cached answers, rate budgets (and what else replicas share) live."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: "memory": this process only; "redis": shared by every worker and replica
+    backend: Literal["memory", "redis"] = "memory"
+    #: redis://[:password@]host:6379/0, for backend = "redis"
+    url: str | None = None
+    #: the memory store's size; the least recently used entries go first
+    max_entries: int = Field(default=50_000, ge=1)
+
+    @model_validator(mode="after")
+    def _url_for_redis(self) -> CacheSettings:
+        if self.backend == "redis" and not self.url:
+            raise ValueError('backend = "redis" needs url (redis://host:6379/0)')
+        if self.url is not None and not self.url.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("url must start with redis://, rediss:// or unix://")
+        return self
+
+
 class Settings(BaseModel):
     """Everything the gateway is configured with."""
 
@@ -133,11 +155,14 @@ class Settings(BaseModel):
     sources: Mapping[str, SourceSettings] = Field(default_factory=dict)
     security: SecuritySettings = SecuritySettings()
     performance: PerformanceSettings = PerformanceSettings()
+    cache: CacheSettings = CacheSettings()
 
     def secrets(self) -> list[str]:
         values = [s for src in self.sources.values() for s in src.secrets()]
         values += [k.key for k in self.security.api_keys if k.key]
         jwt = self.security.jwt
+        password = urlsplit(self.cache.url).password if self.cache.url else None
+        values += [password] if password else []
         return values + ([jwt.secret] if jwt is not None and jwt.secret else [])
 
 

@@ -8,6 +8,7 @@ one, its own code.
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
@@ -19,6 +20,7 @@ FORBIDDEN = "FORBIDDEN"
 BACKEND_UNAVAILABLE = "BACKEND_UNAVAILABLE"
 BACKEND_TIMEOUT = "BACKEND_TIMEOUT"
 BACKEND_ERROR = "BACKEND_ERROR"
+BACKEND_RATE_LIMITED = "BACKEND_RATE_LIMITED"
 QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
 INTERNAL = "INTERNAL"
 
@@ -97,6 +99,17 @@ class BackendTimeout(BackendError):
 
     code = BACKEND_TIMEOUT
     retriable = True
+
+
+class BackendRateLimited(BackendError):
+    """The source's rate budget had no slot within ``rate_wait_s``; not sent to the backend."""
+
+    code = BACKEND_RATE_LIMITED
+
+    def extensions(self) -> dict[str, Any]:
+        ext = super().extensions()
+        ext["retryAfterS"] = math.ceil(self.retry_after or 0)
+        return ext
 
 
 class BackendRejected(BackendError):

@@ -1,4 +1,4 @@
-"""Timeouts' companions: retries with backoff, Retry-After, a circuit breaker, rate limits.
+"""Timeouts' companions: retries with backoff, Retry-After, a circuit breaker.
 
 Everything that waits goes through a :class:`Clock`, so tests use a fake one and assert
 the waits instead of sleeping through them.
@@ -10,7 +10,6 @@ import asyncio
 import enum
 import random
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -146,6 +145,10 @@ class CircuitBreaker:
             raise BackendUnavailable(self.source, "circuit half-open; a trial call is running")
         self._trial_running = True
 
+    def cancel_trial(self) -> None:
+        """The call was never made (no budget for it): it decides nothing."""
+        self._trial_running = False
+
     def record_success(self) -> None:
         self.state = BreakerState.CLOSED
         self.failures = 0
@@ -161,30 +164,3 @@ class CircuitBreaker:
     @property
     def closed(self) -> bool:
         return self.state is BreakerState.CLOSED
-
-
-class RateLimiter:
-    """At most ``limit`` calls in any ``window_s``: a burst queues instead of drawing 429s.
-
-    The backend counts arrivals, this counts departures; latency that varies between two
-    calls would let the backend see one call too many in its window, so the window kept
-    here is 10% (at least 50 ms) longer.
-    """
-
-    def __init__(self, limit: int, window_s: float, clock: Clock) -> None:
-        self.limit = limit
-        self.window_s = window_s + max(0.05, window_s * 0.1)
-        self.clock = clock
-        self._sent: deque[float] = deque()
-        self._lock = asyncio.Lock()
-
-    async def acquire(self) -> None:
-        async with self._lock:
-            while True:
-                now = self.clock.monotonic()
-                while self._sent and self._sent[0] <= now - self.window_s:
-                    self._sent.popleft()
-                if len(self._sent) < self.limit:
-                    self._sent.append(now)
-                    return
-                await self.clock.sleep(self._sent[0] + self.window_s - now)

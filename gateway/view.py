@@ -28,6 +28,7 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
 from gateway import errors
+from gateway.cache.stale import collect
 from gateway.config import LimitSettings, PerformanceSettings
 from gateway.context import RequestContext
 from gateway.listing import CursorCodec
@@ -120,6 +121,7 @@ class GatewayView(GraphQL[RequestContext, None]):
             await super().__call__(scope, receive, send)
             return
         request = Request(scope, receive)
+        request.state.warnings = collect()
         try:
             if not _wants_ide(request):  # the GraphiQL page itself is not data
                 try:
@@ -199,6 +201,9 @@ class GatewayView(GraphQL[RequestContext, None]):
         data: GraphQLHTTPResponse = {"data": result.data}
         if result.data is None and result.errors and not _executed(result.errors):
             data = {}  # a request error: the spec says no "data" key
+        warnings = getattr(request.state, "warnings", None)
+        if warnings:
+            data["extensions"] = {"warnings": warnings}
         if all_errors:
             request_id = request.headers.get("x-request-id") or uuid.uuid4().hex[:16]
             data["errors"] = [format_error(e, request_id) for e in all_errors]

@@ -94,3 +94,6 @@ def gql(
 
 def codes(body: dict[str, Any]) -> list[str]:
     return [e["extensions"]["code"] for e in body.get("errors", [])]
+
+
+from tests.redis_server import redis_server, redis_url  # noqa: E402, F401  (fixtures)

@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
+from gateway.cache.budget import LocalBudget
 from gateway.config import settings_from_mapping
-from gateway.resilience import RateLimiter, parse_retry_after
+from gateway.resilience import parse_retry_after
 from gateway.simulators import BackgroundServer, SimulatorSet, demo_config
 from tests.conftest import Simulators, codes, gateway_client, gql
 
@@ -272,7 +273,7 @@ def test_a_failed_customer_never_nulls_its_order(sims: Simulators) -> None:
 
 async def test_rate_limiter_never_exceeds_its_window() -> None:
     clock = FakeClock()
-    limiter = RateLimiter(100, 10.0, clock)
+    limiter = LocalBudget("hl-main", 100, 10.0, 30.0, clock)
     sent: list[float] = []
 
     async def call() -> None:
@@ -292,7 +293,7 @@ def test_highlevel_bursts_queue_instead_of_drawing_429s() -> None:
     server = BackgroundServer(simulators.app()).start()
     try:
         conf = demo_config(server.base_url, ["highlevel"])
-        conf["sources"]["hl-main"].update(rate_limit=5, rate_window_s=1.0, retries=0)
+        conf["sources"]["hl-main"].update(rate_limit=5, rate_window_s=1.0, rate_wait_s=5, retries=0)
         with gateway_client(settings_from_mapping(conf)) as client:
             body = gql(client, "{ orders(first: 12) { nodes { customer { phone } } } }")
         assert "errors" not in body

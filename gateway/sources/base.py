@@ -34,6 +34,13 @@ class SourceSettings(BaseModel):
     #: client-side rate limit: at most rate_limit calls per rate_window_s (unset or 0: none)
     rate_limit: int | None = Field(default=None, ge=0)
     rate_window_s: float = Field(default=10.0, gt=0, le=3600)
+    #: the longest a call waits for a slot of the rate budget; then BACKEND_RATE_LIMITED
+    rate_wait_s: float = Field(default=2.0, ge=0, le=600)
+    #: orders, customers and list pages are reused this long (0: not cached)
+    cache_ttl_s: float = Field(default=0.0, ge=0, le=86400)
+    #: when the backend fails or its budget is spent, a cached copy up to this much older
+    #: than its TTL answers, with a STALE warning
+    stale_if_error_s: float = Field(default=0.0, ge=0, le=7 * 86400)
 
     def secrets(self) -> list[str]:
         """Credential values that must never appear in a response, error or log."""
@@ -94,5 +101,5 @@ class Adapter:
     kind: SourceKind
     settings: type[SourceSettings]
     #: called as create(name, settings, transport=None, clock=None,
-    #: http_transport="aiohttp") → a Source
+    #: http_transport="aiohttp", cache=None, coalesce=True) → a Source
     create: Callable[..., Source]

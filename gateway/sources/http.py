@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any, TypeAlias
@@ -16,14 +17,20 @@ from urllib.parse import quote, urlencode
 
 import msgspec
 
+from gateway.cache.budget import Budget, rate_limited
+from gateway.cache.coalesce import Coalescer
+from gateway.cache.policy import CachePolicy
+from gateway.cache.stale import warn_stale
+from gateway.cache.store import Entry
 from gateway.errors import (
     BackendError,
     BackendPayloadInvalid,
+    BackendRateLimited,
     BackendRejected,
     BackendUnavailable,
 )
 from gateway.redact import SecretMasker
-from gateway.resilience import CircuitBreaker, RateLimiter, RetryPolicy, parse_retry_after
+from gateway.resilience import CircuitBreaker, RetryPolicy, parse_retry_after
 from gateway.sources.exchange import Exchange, Reply
 
 log = logging.getLogger("gateway.backend")
@@ -59,7 +66,8 @@ def read_detail_error(status: int, body: Any) -> tuple[str | None, str]:
 class BackendHttp:
     """One source's shared connection pool (an :class:`Exchange`) with the gateway's error
     mapping and resilience: a concurrency bound, retries of idempotent GETs, a circuit
-    breaker and an optional client-side rate limit."""
+    breaker, an optional rate budget, identical calls in flight made once (coalescing),
+    and an optional cache of answers with stale-if-error."""
 
     def __init__(
         self,
@@ -71,7 +79,9 @@ class BackendHttp:
         max_concurrency: int,
         retry: RetryPolicy,
         breaker: CircuitBreaker,
-        limiter: RateLimiter | None = None,
+        budget: Budget | None = None,
+        cache: CachePolicy | None = None,
+        coalesce: bool = True,
         attempt_headers: Callable[[], dict[str, str]] = dict,
     ) -> None:
         self.source = source
@@ -82,7 +92,12 @@ class BackendHttp:
         self._slots = asyncio.Semaphore(max_concurrency)
         self._retry = retry
         self.breaker = breaker
-        self._limiter = limiter
+        self._budget = budget
+        self.cache = cache
+        #: off only in the benchmark's naive gateway (``[performance] loaders = false``)
+        self.flights: Coalescer[tuple[Reply, Any]] = Coalescer(enabled=coalesce)
+        #: cache answers by result: hit, miss, stale (for tests and metrics)
+        self.cache_results: Counter[str] = Counter()
         #: False after a call the backend failed to answer, True again after one it did
         self.last_call_ok = True
 
@@ -101,22 +116,76 @@ class BackendHttp:
         """GET a JSON document; None when ``missing(status, body)`` says it does not exist.
 
         ``headers`` belong to the logical call and are the same on every attempt (Adobe's
-        X-Correlation-Id); ``attempt_headers`` are made anew for each attempt.
+        X-Correlation-Id); ``attempt_headers`` are made anew for each attempt. The same
+        path and query in flight twice is one call (the source's credential is the same).
         """
+        query = urlencode(params, quote_via=quote) if params else ""
+        target = f"{path}?{query}" if query else path
+        cache = self.cache
+        if cache is None:
+            _, body = await self.flights.run(
+                target, lambda: self._call(path, query, headers, missing)
+            )
+            return body
+        key = cache.namespace + target
+        entry = await self._cached(cache, key)
+        age = cache.age(entry.stored_at) if entry is not None else 0.0
+        if entry is not None and age < cache.ttl_s:
+            self.cache_results["hit"] += 1
+            return self._interpret(path, Reply(entry.status, entry.content, None), missing)
+        self.cache_results["miss"] += 1
+        try:
+            _, body = await self.flights.run(
+                target, lambda: self._call(path, query, headers, missing, store_as=key)
+            )
+        except BackendError as exc:
+            if entry is None or age >= cache.keep_s or not _stale_may_answer(exc):
+                raise
+            self.cache_results["stale"] += 1
+            warn_stale(self.source, age)
+            log.warning("%s; answering with a copy %.0f s old (path %s)", exc.message, age, path)
+            return self._interpret(path, Reply(entry.status, entry.content, None), missing)
+        return body
+
+    async def _cached(self, cache: CachePolicy, key: str) -> Entry | None:
+        data = await cache.store.get(key)
+        if data is None:
+            return None
+        try:
+            return Entry.decode(data)
+        except ValueError as exc:
+            log.warning("source %s: a cached answer cannot be read (%s); a miss", self.source, exc)
+            return None
+
+    async def _call(
+        self,
+        path: str,
+        query: str,
+        headers: Mapping[str, str] | None,
+        missing: Callable[[int, Any], bool],
+        store_as: str | None = None,
+    ) -> tuple[Reply, Any]:
+        """One logical call: breaker, budget, retries; stored when ``store_as`` is given."""
         self.breaker.before_call()
 
-        query = urlencode(params, quote_via=quote) if params else ""
-
-        async def attempt() -> Any:
-            if self._limiter is not None:
-                await self._limiter.acquire()
+        async def attempt() -> tuple[Reply, Any]:
+            if self._budget is not None:
+                await self._budget.acquire()
             sent = {**headers, **self.attempt_headers()} if headers else self.attempt_headers()
             async with self._slots:
                 reply = await self.exchange.get(path, query, sent)
-            return self._interpret(path, reply, missing)
+            try:
+                return reply, self._interpret(path, reply, missing)
+            except BackendUnavailable as exc:
+                if reply.status == 429 and self._budget is not None:
+                    await self._spend_retry_after(exc)
+                raise
 
         try:
-            result = await self._retry.run(attempt)
+            reply, body = await self._retry.run(attempt)
+        except BackendRateLimited:
+            self.breaker.cancel_trial()
+            raise
         except BackendError as exc:
             if _is_outage(exc):
                 self.last_call_ok = False
@@ -126,7 +195,20 @@ class BackendHttp:
             raise
         self.last_call_ok = True
         self.breaker.record_success()
-        return result
+        if store_as is not None and self.cache is not None:
+            entry = Entry(self.cache.now(), reply.status, reply.content)
+            await self.cache.store.set(store_as, entry.encode(), self.cache.keep_s)
+        return reply, body
+
+    async def _spend_retry_after(self, error: BackendUnavailable) -> None:
+        """A 429 closes the budget for everyone sharing it until its Retry-After; a wait
+        longer than the budget allows a call is not retried."""
+        assert self._budget is not None
+        if error.retry_after is None:
+            return
+        await self._budget.block(error.retry_after)
+        if error.retry_after > self._budget.max_wait_s:
+            raise rate_limited(self.source, error.retry_after) from None
 
     def _interpret(self, path: str, reply: Reply, missing: Callable[[int, Any], bool]) -> Any:
         status = reply.status
@@ -174,6 +256,12 @@ class BackendHttp:
 
     async def aclose(self) -> None:
         await self.exchange.aclose()
+
+
+def _stale_may_answer(error: BackendError) -> bool:
+    """A cached copy answers for a backend that is down, broken or over its budget, never
+    for one that refused the request (a 4xx says the copy may be wrong to show)."""
+    return isinstance(error, BackendRateLimited) or _is_outage(error)
 
 
 def _is_outage(error: BackendError) -> bool:

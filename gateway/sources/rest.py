@@ -14,11 +14,13 @@ from urllib.parse import quote
 import httpx
 from httpx_aiohttp import AiohttpTransport
 
+from gateway.cache.policy import CachePolicy, build_budget, namespace
+from gateway.cache.store import Store
 from gateway.concurrency import gather
 from gateway.domain import Customer, Order, OrderPage, OrderQuery, SourceKind
 from gateway.errors import GatewayError, misshapen
 from gateway.redact import SecretMasker
-from gateway.resilience import CircuitBreaker, Clock, RateLimiter, RetryPolicy, SystemClock
+from gateway.resilience import CircuitBreaker, Clock, RetryPolicy, SystemClock
 from gateway.sources.base import Fetched, HttpTransport, SourceSettings
 from gateway.sources.exchange import AiohttpExchange, Exchange, HttpxExchange
 from gateway.sources.http import BackendHttp, ErrorReader, read_detail_error
@@ -60,11 +62,14 @@ class RestSource(ABC, Generic[S]):
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Clock | None = None,
         http_transport: HttpTransport = "aiohttp",
+        cache: Store | None = None,
+        coalesce: bool = True,
     ) -> None:
         self.name = name
         self.settings = settings
         clock = clock or SystemClock()
         exchange = self._exchange(transport, http_transport)
+        space = namespace(name, self.kind.value, str(settings.base_url))
         self.http = BackendHttp(
             source=name,
             exchange=exchange,
@@ -80,9 +85,19 @@ class RestSource(ABC, Generic[S]):
                 threshold=settings.breaker_threshold,
                 cooldown_s=settings.breaker_cooldown_s,
             ),
-            limiter=RateLimiter(settings.rate_limit, settings.rate_window_s, clock)
-            if settings.rate_limit
+            budget=build_budget(
+                cache,
+                source=name,
+                namespace=space,
+                limit=settings.rate_limit,
+                window_s=settings.rate_window_s,
+                max_wait_s=settings.rate_wait_s,
+                clock=clock,
+            ),
+            cache=CachePolicy(cache, settings.cache_ttl_s, settings.stale_if_error_s, space)
+            if cache is not None and settings.cache_ttl_s > 0
             else None,
+            coalesce=coalesce,
             attempt_headers=self.attempt_headers,
         )
 

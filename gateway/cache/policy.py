@@ -1,0 +1,69 @@
+"""What one source's calls share: its cache policy and its rate budget, built from config."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from gateway.cache.budget import Budget, LocalBudget, RedisBudget
+from gateway.cache.memory import MemoryStore
+from gateway.cache.redis import RedisStore
+from gateway.cache.store import Store
+from gateway.resilience import Clock
+
+
+@dataclass(frozen=True)
+class CachePolicy:
+    """How long a source's answers are fresh, and how long after that they may still
+    answer for a backend that fails (``stale_s``)."""
+
+    store: Store
+    ttl_s: float
+    stale_s: float
+    #: keys of this source start with it: its name and a digest of where it points, so
+    #: two configurations sharing one Redis never read each other's answers
+    namespace: str
+
+    #: the wall clock, in Unix seconds (entries carry when they were stored)
+    now: Callable[[], float] = time.time
+
+    @property
+    def keep_s(self) -> float:
+        return self.ttl_s + self.stale_s
+
+    def age(self, stored_at: float) -> float:
+        return max(0.0, self.now() - stored_at)
+
+
+def open_store(backend: str, url: str | None, max_entries: int) -> Store:
+    """The configured store (``[cache]``); a Redis store connects on first use."""
+    if backend == "redis" and url:
+        return RedisStore(url)
+    return MemoryStore(max_entries)
+
+
+def namespace(source: str, kind: str, base_url: str) -> str:
+    digest = hashlib.sha256(f"{kind}|{base_url}".encode()).hexdigest()[:12]
+    return f"{source}:{digest}:"
+
+
+def build_budget(
+    store: Store | None,
+    *,
+    source: str,
+    namespace: str,
+    limit: int | None,
+    window_s: float,
+    max_wait_s: float,
+    clock: Clock,
+) -> Budget | None:
+    """A source's budget: shared through Redis when the cache is Redis, else local;
+    None when the source has no rate limit."""
+    if not limit:
+        return None
+    local = LocalBudget(source, limit, window_s, max_wait_s, clock)
+    if isinstance(store, RedisStore):
+        return RedisBudget(store, namespace, local)
+    return local

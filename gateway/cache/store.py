@@ -1,0 +1,55 @@
+"""The cache's one interface: bytes by key with a time to live, in-process or in Redis.
+
+What the HTTP seam stores is a backend's answer as it came (status and body bytes) with
+the moment it was stored, so a hit is read by the same exact JSON decoder and normalizer
+as a fresh answer, and nothing of any caller's answer shape is ever cached.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from typing import Protocol
+
+_MAGIC = b"GWC1"
+_HEADER = struct.Struct("!4sdH")  # magic, stored at (Unix seconds), HTTP status
+
+
+class Store(Protocol):
+    """A shared map of bytes with per-entry expiry; failures are misses, never errors."""
+
+    #: "memory" or "redis", as configured
+    backend: str
+
+    @property
+    def healthy(self) -> bool:
+        """False while the store cannot be reached (answers then come without it)."""
+        ...
+
+    async def get(self, key: str) -> bytes | None: ...
+
+    async def set(self, key: str, value: bytes, ttl_s: float) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A backend answer as stored: when, with which status, and its body."""
+
+    stored_at: float
+    status: int
+    content: bytes
+
+    def encode(self) -> bytes:
+        return _HEADER.pack(_MAGIC, self.stored_at, self.status) + self.content
+
+    @staticmethod
+    def decode(data: bytes) -> Entry:
+        """Raises ValueError for bytes that are not an entry (another writer, a bad copy)."""
+        if len(data) < _HEADER.size:
+            raise ValueError("shorter than an entry's header")
+        magic, stored_at, status = _HEADER.unpack_from(data)
+        if magic != _MAGIC:
+            raise ValueError("not a gateway cache entry")
+        return Entry(stored_at, status, data[_HEADER.size :])
