@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import gc
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,6 +33,13 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", type=Path, help="TOML config (default: $GATEWAY_CONFIG)")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="N processes on one port (share a cache and rate budgets with [cache] redis)",
+    )
     demo = sub.add_parser("demo", help="the built-in simulators plus the gateway over them")
     demo.add_argument("--port", type=int, help="gateway port (default: $PORT or 8000)")
     simulate = sub.add_parser("simulate", help="the built-in simulators alone")
@@ -80,19 +88,42 @@ def tune_gc(performance: PerformanceSettings) -> None:
         gc.set_threshold(performance.gc_young_threshold, older, oldest)
 
 
-def _serve(settings: Settings, host: str, port: int) -> None:
+def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
     from gateway.app import create_app
 
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": "info",
+        "access_log": settings.server.access_log,
+        **{**SERVER_OPTIONS, "http": settings.server.http_parser},
+    }
+    if workers > 1:
+        # uvicorn starts each worker from an import string; the worker reads the config
+        # from GATEWAY_CONFIG, which main() has set to the file this process validated.
+        uvicorn.run("gateway.cli:worker_app", factory=True, workers=workers, **options)
+        return
     app = create_app(settings)
     tune_gc(settings.performance)
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        log_level="info",
-        access_log=settings.server.access_log,
-        **{**SERVER_OPTIONS, "http": settings.server.http_parser},
-    )
+    uvicorn.run(app, **options)
+
+
+def worker_app() -> Any:
+    """The app of one `gateway serve --workers N` process (uvicorn's factory)."""
+    from gateway.app import create_app
+
+    path = Environment().gateway_config
+    if path is None:
+        raise ConfigError("GATEWAY_CONFIG is not set in the worker")
+    settings = load_settings(path)
+    app = create_app(settings)
+    tune_gc(settings.performance)
+    return app
+
+
+#: What `gateway demo` adds to each source: answers reused for 30 s, and up to 10 minutes
+#: old while a backend fails, so `make run` shows the cache at work.
+DEMO_CACHE = {"cache_ttl_s": 30, "stale_if_error_s": 600}
 
 
 def _simulators(
@@ -136,7 +167,10 @@ async def _demo(port: int, faults: list[str]) -> None:
             **SERVER_OPTIONS,
         )
     )
-    settings = settings_from_mapping(demo_config(sim_url))
+    config = demo_config(sim_url)
+    for source in config["sources"].values():
+        source.update(DEMO_CACHE)
+    settings = settings_from_mapping(config)
     gateway = uvicorn.Server(
         uvicorn.Config(
             create_app(settings), host="127.0.0.1", port=port, log_level="info", **SERVER_OPTIONS
@@ -180,7 +214,10 @@ def main(argv: list[str] | None = None) -> int:
                 raise ConfigError("no config: pass --config FILE or set GATEWAY_CONFIG")
             settings = load_settings(path)
             port = args.port if args.port is not None else (env.port or settings.server.port)
-            _serve(settings, args.host or settings.server.host, port)
+            if args.workers < 1:
+                raise ConfigError("--workers: must be 1 or more")
+            os.environ["GATEWAY_CONFIG"] = str(Path(path).resolve())
+            _serve(settings, args.host or settings.server.host, port, args.workers)
         elif args.command == "demo":
             port = args.port if args.port is not None else (env.port or 8000)
             asyncio.run(_demo(port, args.fault))

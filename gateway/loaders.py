@@ -63,11 +63,16 @@ class BatchLoader(DataLoader[Key, T]):
     answered from the loader's cache however the batches fall.
     """
 
+    #: the batches in flight, so a request whose client went away can cancel them
+    running: set[asyncio.Task[None]]
+
     def do_resolve_reject(self, key: Key, future: asyncio.Future[T]) -> None:
         self._queue.append(Loader(key=key, future=future))
         if len(self._queue) == 1:
             if self.batch:
-                self.loop.create_task(self._dispatch())
+                task = self.loop.create_task(self._dispatch())
+                self.running.add(task)
+                task.add_done_callback(self.running.discard)
             else:
                 dispatch_queue(self)
 
@@ -82,6 +87,7 @@ class Loaders:
     def __init__(self, sources: Mapping[str, Source], *, batch: bool = True) -> None:
         # batch=False is the naive gateway of the benchmark: no batching, no dedupe.
         self._sources, self._batch = sources, batch
+        self._running: set[asyncio.Task[None]] = set()
         self.order_calls: list[list[Key]] = []
         self.customer_calls: list[list[Key]] = []
 
@@ -105,7 +111,14 @@ class Loaders:
         calls: list[list[Key]],
     ) -> BatchLoader[T | None]:
         batch = _batcher(self._sources, fetch, calls)
-        return BatchLoader(batch, batch=self._batch, cache=self._batch)
+        loader: BatchLoader[T | None] = BatchLoader(batch, batch=self._batch, cache=self._batch)
+        loader.running = self._running
+        return loader
+
+    def cancel(self) -> None:
+        """Cancel every batch in flight (the request was abandoned)."""
+        for task in list(self._running):
+            task.cancel()
 
     def remember_order(self, order: Order) -> None:
         """A complete order from a list answer: later loads of it cost no call."""

@@ -8,6 +8,7 @@ as the GraphQL-over-HTTP spec says (4xx when there is no data).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from decimal import Decimal
@@ -31,6 +32,7 @@ from gateway import errors
 from gateway.cache.stale import collect
 from gateway.config import LimitSettings, PerformanceSettings
 from gateway.context import RequestContext
+from gateway.disconnect import DisconnectWatch
 from gateway.listing import CursorCodec
 from gateway.loaders import Loaders
 from gateway.schema.analysis import TooComplex
@@ -120,7 +122,8 @@ class GatewayView(GraphQL[RequestContext, None]):
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
-        request = Request(scope, receive)
+        watch = DisconnectWatch(receive, scope["method"])
+        request = Request(scope, watch.receive)
         request.state.warnings = collect()
         try:
             if not _wants_ide(request):  # the GraphiQL page itself is not data
@@ -129,6 +132,14 @@ class GatewayView(GraphQL[RequestContext, None]):
                 except Unauthenticated as exc:
                     raise RequestRejected(exc, 401, {"WWW-Authenticate": "Bearer"}) from None
             response = await self.run(request)
+        except asyncio.CancelledError:
+            if not watch.disconnected:
+                raise
+            _abandon(request)
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()
+            return
         except HTTPException as exc:
             code = errors.PARSE_FAILED if "JSON" in exc.reason else errors.BAD_USER_INPUT
             headers = {"Allow": "GET, POST"} if exc.status_code == 405 else None
@@ -143,6 +154,7 @@ class GatewayView(GraphQL[RequestContext, None]):
             body = {"message": exc.error.message, "extensions": exc.error.extensions()}
             response = _error_response(request, status, body, exc.headers)
         finally:
+            watch.stop()
             # The context holds the request: unlinked, the request's objects are freed by
             # reference counting as it ends instead of waiting for the cycle collector.
             if hasattr(request.state, "graphql_context"):
@@ -221,6 +233,15 @@ class GatewayView(GraphQL[RequestContext, None]):
             if isinstance(response_data, dict) and "data" not in response_data:
                 response.status_code = 400
         return response
+
+
+def _abandon(request: Request) -> None:
+    """The client went away: its loaders' batches in flight are cancelled too (they run
+    in tasks of their own); calls shared with other requests go on for those."""
+    ctx: RequestContext | None = getattr(request.state, "graphql_context", None)
+    if ctx is not None:
+        ctx.loaders.cancel()
+    log.info("client went away; request abandoned (%s %s)", request.method, request.url.path)
 
 
 def _executed(errs: list[GraphQLError]) -> bool:

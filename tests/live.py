@@ -1,0 +1,37 @@
+"""The gateway on a real loopback port (uvicorn in a thread, lifespan on), for tests that
+need what TestClient cannot give: many requests at once, or a client that goes away."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import uvicorn
+
+from gateway.app import create_app
+from gateway.config import Settings
+from gateway.simulators import loopback_socket
+
+
+@contextmanager
+def live_gateway(settings: Settings) -> Iterator[str]:
+    """The gateway's base URL while the block runs."""
+    sock = loopback_socket()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), log_level="warning", access_log=False)
+    )
+    thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])))
+    thread.start()
+    try:
+        for _ in range(1000):
+            if server.started:
+                break
+            threading.Event().wait(0.01)
+        else:
+            raise RuntimeError("the gateway did not start")
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
