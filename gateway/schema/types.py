@@ -546,8 +546,8 @@ class Order(Node):
     # Not a coroutine: most answers are ready (summary, or a customer the list loaded).
     @strawberry.field(
         graphql_type=Customer | None,
-        description="Who placed the order. Fetched from the backend (batched, one call per "
-        "customer) only when the query selects fields the order's own copy lacks.",
+        description="Who placed the order. Fetched from the backend only when the query "
+        "selects fields the order's own copy of the customer lacks.",
     )
     def customer(
         self, info: Info[RequestContext, None]
