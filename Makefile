@@ -18,11 +18,11 @@ run: $(STAMP)
 	$(BIN)/gateway demo --port $(PORT)
 
 lint: $(STAMP)
-	$(BIN)/ruff check gateway tests bench
-	$(BIN)/ruff format --check gateway tests bench
+	$(BIN)/ruff check gateway tests bench scripts
+	$(BIN)/ruff format --check gateway tests bench scripts
 
 typecheck: $(STAMP)
-	$(BIN)/mypy gateway tests
+	$(BIN)/mypy gateway tests scripts
 
 # pytest exits 5 when it collected no test: that is a broken suite, not a pass.
 pytest: $(STAMP)

@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway import graphiql as graphiql_page
 from gateway.cache.policy import open_store
 from gateway.cache.redis import RedisStore
 from gateway.cache.store import Store
@@ -146,6 +147,7 @@ def create_app(
             Route("/graphql", view),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
+            *([graphiql_page.static_route()] if graphiql else []),
         ],
         middleware=middleware,
         exception_handlers={Exception: internal_error},

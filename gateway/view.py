@@ -28,7 +28,7 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
-from gateway import errors
+from gateway import errors, graphiql
 from gateway.cache.stale import collect
 from gateway.config import LimitSettings, PerformanceSettings
 from gateway.context import RequestContext
@@ -160,6 +160,9 @@ class GatewayView(GraphQL[RequestContext, None]):
             if hasattr(request.state, "graphql_context"):
                 del request.state.graphql_context
         await response(scope, receive, send)
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return graphiql.page_response(self._auth.settings.require_auth)
 
     def parse_json(self, data: str | bytes) -> Any:
         value = super().parse_json(data)

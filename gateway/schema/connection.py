@@ -27,41 +27,72 @@ T = TypeVar("T")
 ORDER_ALWAYS = frozenset({"id", "source", "sourceKind", "sourceId", "customer"})
 
 
-@strawberry.type
+@strawberry.type(description="Where a page stands in its list (Relay's PageInfo).")
 class PageInfo:
-    has_next_page: bool
-    has_previous_page: bool
-    start_cursor: str | None
-    end_cursor: str | None
+    has_next_page: bool = strawberry.field(
+        description="Whether more orders follow: ask again with after: endCursor."
+    )
+    has_previous_page: bool = strawberry.field(
+        description="Whether this page was asked for with a cursor (after)."
+    )
+    start_cursor: str | None = strawberry.field(
+        description="The cursor of the page's first order (null on an empty page)."
+    )
+    end_cursor: str | None = strawberry.field(
+        description="The cursor to pass as `after` for the next page."
+    )
 
 
 def _cursor(root: OrderEdge) -> str:
     return root._edge.cursor
 
 
-@strawberry.type
+@strawberry.type(description="An order of a page and its cursor.")
 class OrderEdge:
-    cursor: str = strawberry.field(resolver=_cursor)
-    node: Order
+    cursor: str = strawberry.field(
+        resolver=_cursor,
+        description="Opaque and signed: pass it as `after` to continue after this order.",
+    )
+    node: Order = strawberry.field(description="The order.")
     _edge: strawberry.Private[Edge]
 
 
-@strawberry.type
+@strawberry.type(
+    description="One page of orders, newest createdAt first (ties by source, then sourceId)."
+)
 class OrderConnection:
-    edges: list[OrderEdge]
-    nodes: list[Order]
-    page_info: PageInfo
+    edges: list[OrderEdge] = strawberry.field(description="The page's orders with cursors.")
+    nodes: list[Order] = strawberry.field(
+        description="The page's orders (the same as edges' nodes, without cursors)."
+    )
+    page_info: PageInfo = strawberry.field(description="How to get the next page.")
 
 
 @strawberry.input(
-    description="Every given condition must hold. Dates: createdAfter <= t < createdBefore."
+    description="Which orders to list: every given condition must hold (null or left out: "
+    "no condition)."
 )
 class OrderFilter:
-    sources: list[str] | None = strawberry.UNSET
-    status: list[OrderStatus] | None = strawberry.UNSET
-    created_after: datetime | None = strawberry.UNSET
-    created_before: datetime | None = strawberry.UNSET
-    customer_email: str | None = strawberry.UNSET
+    sources: list[str] | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Only these sources, by name; an unknown name is BAD_USER_INPUT.",
+    )
+    status: list[OrderStatus] | None = strawberry.field(
+        default=strawberry.UNSET, description="Only orders with one of these statuses."
+    )
+    created_after: datetime | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Only orders created at or after this moment (inclusive).",
+    )
+    created_before: datetime | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Only orders created before this moment (exclusive).",
+    )
+    customer_email: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Only orders of customers with this email, in any case (each source is "
+        "asked for its customers first). Needs the pii:read scope.",
+    )
 
 
 def given(value: T | UnsetType | None) -> T | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from graphql import GraphQLError
@@ -22,7 +22,16 @@ from gateway.schema.connection import (
 )
 from gateway.schema.executor import GatewayExecutor
 from gateway.schema.preparation import PrepareOperation, QueryCaches
-from gateway.schema.types import Customer, License, Node, Order, SourceInfo
+from gateway.schema.types import (
+    AFTER,
+    PAGE_SIZE,
+    SCALAR_OVERRIDES,
+    Customer,
+    License,
+    Node,
+    Order,
+    SourceInfo,
+)
 from gateway.security import PII_READ
 
 
@@ -70,10 +79,19 @@ async def _license(info: Info[RequestContext, None], source: str, ref: str) -> L
     return None
 
 
-@strawberry.type
+GlobalId = Annotated[
+    strawberry.ID, strawberry.argument(description="A global id, as an object's `id` gives it.")
+]
+SourceName = Annotated[str, strawberry.argument(description="A configured source's name.")]
+
+
+@strawberry.type(
+    description="Reads across every configured source. A source that fails costs only the "
+    "fields that needed it: the rest answer, with an error naming the source."
+)
 class Query:
-    @strawberry.field(description="Any object by its global id.")
-    async def node(self, info: Info[RequestContext, None], id: strawberry.ID) -> Node | None:
+    @strawberry.field(description="Any object by its global id (Order, Customer or License).")
+    async def node(self, info: Info[RequestContext, None], id: GlobalId) -> Node | None:
         gid = ids.decode(id)
         if gid.type_name == "Order":
             return await _order(info, gid.source, gid.source_id)
@@ -82,7 +100,7 @@ class Query:
         return await _license(info, gid.source, gid.source_id)
 
     @strawberry.field(description="An order by its global id.")
-    async def order(self, info: Info[RequestContext, None], id: strawberry.ID) -> Order | None:
+    async def order(self, info: Info[RequestContext, None], id: GlobalId) -> Order | None:
         gid = ids.decode(id, "Order")
         return await _order(info, gid.source, gid.source_id)
 
@@ -91,7 +109,16 @@ class Query:
         "(adobe_vip: '<customer-id>/<order-id>')."
     )
     async def order_by_source_id(
-        self, info: Info[RequestContext, None], source: str, source_id: str
+        self,
+        info: Info[RequestContext, None],
+        source: SourceName,
+        source_id: Annotated[
+            str,
+            strawberry.argument(
+                description="The backend's own order id (Order.sourceId; adobe_vip: "
+                "`<customer-id>/<order-id>`)."
+            ),
+        ],
     ) -> Order | None:
         if not _known_source(info, source):
             raise BadUserInput(f"unknown source '{source}'")
@@ -99,26 +126,34 @@ class Query:
             raise BadUserInput("sourceId must not be empty")
         return await _order(info, source, source_id)
 
-    @strawberry.field(description="Orders of every source (or filter.sources), newest first.")
+    @strawberry.field(
+        description="Orders of every source (or filter.sources) merged into one list, newest "
+        "createdAt first, in pages; each source is paged through its own list endpoint."
+    )
     async def orders(
         self,
         info: Info[RequestContext, None],
-        filter: OrderFilter | None = strawberry.UNSET,
-        first: int | None = 50,
-        after: str | None = strawberry.UNSET,
+        filter: Annotated[
+            OrderFilter | None, strawberry.argument(description="Which orders to list.")
+        ] = strawberry.UNSET,
+        first: Annotated[int | None, strawberry.argument(description=PAGE_SIZE)] = 50,
+        after: Annotated[str | None, strawberry.argument(description=AFTER)] = strawberry.UNSET,
     ) -> OrderConnection:
         return await all_orders(info, given(filter), 50 if first is None else first, given(after))
 
     @strawberry.field(description="A customer by its global id.")
-    async def customer(
-        self, info: Info[RequestContext, None], id: strawberry.ID
-    ) -> Customer | None:
+    async def customer(self, info: Info[RequestContext, None], id: GlobalId) -> Customer | None:
         gid = ids.decode(id, "Customer")
         return await _customer(info, gid.source, gid.source_id)
 
-    @strawberry.field(description="The customer with this email in every source (any case).")
+    @strawberry.field(
+        description="The customers with this email in every source (compared in any case); "
+        "needs the pii:read scope."
+    )
     async def customers_by_email(
-        self, info: Info[RequestContext, None], email: str
+        self,
+        info: Info[RequestContext, None],
+        email: Annotated[str, strawberry.argument(description="An email address.")],
     ) -> list[Customer]:
         if not info.context.principal.can(PII_READ):
             info.context.report(
@@ -146,7 +181,10 @@ class Query:
                     customers.append(Customer.of(c, info.context.visibility))
         return customers
 
-    @strawberry.field(description="The configured sources and whether each answers.")
+    @strawberry.field(
+        description="The sources this credential may read, in config order, and whether each "
+        "answers."
+    )
     def sources(self, info: Info[RequestContext, None]) -> list[SourceInfo]:
         return [
             SourceInfo(name=name, kind=source.kind, healthy=source.healthy)
@@ -171,6 +209,7 @@ def build_schema(
         types=[Order, Customer, License],
         extensions=extensions,
         execution_context_class=GatewayExecutor,
+        scalar_overrides=SCALAR_OVERRIDES,
     )
 
 

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Mapping
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
+from enum import Enum
 from typing import TYPE_CHECKING, Annotated, cast
 
 import strawberry
 from strawberry.scalars import JSON
+from strawberry.schema.types.base_scalars import DateTimeDefinition, DecimalDefinition
 from strawberry.types import Info
+from strawberry.types.enum import StrawberryEnumDefinition
+from strawberry.types.scalar import ScalarDefinition
 
 from gateway import domain, ids
 from gateway.context import RequestContext, Visibility, path_of
@@ -21,41 +26,113 @@ from gateway.values import SHAPE_ERRORS
 if TYPE_CHECKING:
     from gateway.schema.connection import OrderConnection
 
+
+def _register_enum(cls: type[Enum], name: str, description: str, values: Mapping[str, str]) -> None:
+    """Registers a domain enum as a GraphQL enum in place, a description on each value
+    (the domain stays free of GraphQL, so the values cannot carry them themselves)."""
+    strawberry.enum(cls, name=name, description=description)
+    definition: StrawberryEnumDefinition = getattr(cls, "__strawberry_definition__")  # noqa: B009
+    if {v.name for v in definition.values} != set(values):
+        raise TypeError(
+            f"{name}: describe exactly its values {[v.name for v in definition.values]}"
+        )
+    for value in definition.values:
+        value.description = values[value.name]
+
+
 # Registered in place: the domain enums are the GraphQL enums (member names are public).
-strawberry.enum(domain.SourceKind, name="SourceKind")
-strawberry.enum(domain.OrderStatus, name="OrderStatus")
+_register_enum(
+    domain.SourceKind,
+    "SourceKind",
+    "The backend product a source is an instance of; several sources may share a kind.",
+    {
+        "LICENSESPRING": "LicenseSpring (software licensing): orders with their licences.",
+        "ZAVEIT": "Zaveit (reseller marketplace): one offering and edition per order.",
+        "HAMGAM": "Hamgam (web shop): amounts in minor units of the source's configured currency.",
+        "ADOBE_VIP": "Adobe VIP Marketplace: orders under customers; numeric status codes.",
+        "HIGHLEVEL": "HighLevel (LeadConnector) payments: the orders of one location.",
+    },
+)
+_register_enum(
+    domain.OrderStatus,
+    "OrderStatus",
+    "The unified order status, mapped from each backend's own values; the value as the "
+    "backend sent it is in sourceStatus.",
+    {
+        "PENDING": "Placed but not yet under way (Zaveit draft; Adobe 1002, 1009; pending).",
+        "PROCESSING": "Being fulfilled (Hamgam processing or shipped).",
+        "COMPLETED": "Done: accepted, delivered or completed (Adobe 1000). LicenseSpring "
+        "orders have no status and are always COMPLETED.",
+        "CANCELLED": "Cancelled (Adobe 1008; cancelled or canceled).",
+        "FAILED": "Refused or failed (Adobe 1004, 1020, 1022, 1024, 1026; Hamgam failed).",
+        "REFUNDED": "Paid and refunded (HighLevel, Hamgam).",
+        "UNKNOWN": "A status value the gateway does not know; sourceStatus has it.",
+    },
+)
 SourceKind = domain.SourceKind
 OrderStatus = domain.OrderStatus
+
+#: Descriptions of the scalars Strawberry defines, saying what this schema's values are.
+SCALAR_OVERRIDES: dict[object, ScalarDefinition] = {
+    Decimal: replace(
+        DecimalDefinition,
+        description='An exact decimal number written as a string, e.g. "1500.00": '
+        "never rounded and never a binary float. Parse it with a decimal type.",
+    ),
+    datetime: replace(
+        DateTimeDefinition,
+        description="A moment in ISO-8601. Values the gateway returns are UTC "
+        '("2024-05-01T12:30:00+00:00"); a backend date without a time is midnight UTC. '
+        "An input without an offset is taken as UTC.",
+    ),
+}
 
 #: Fields every customer summary has, whatever its source.
 CUSTOMER_ALWAYS = frozenset({"id", "source", "sourceKind", "sourceId", "orders"})
 
 
-@strawberry.interface(description="An object with a global id, stable across restarts.")
+@strawberry.interface(
+    description="An object that can be fetched again by its global id (Query.node)."
+)
 class Node:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(
+        description="Opaque global id, stable across restarts of the gateway."
+    )
 
 
-@strawberry.type(description="An exact amount: `amount` is a decimal string.")
+@strawberry.type(description="An exact amount of money in one currency.")
 class Money:
-    amount: Decimal
-    currency: str
+    amount: Decimal = strawberry.field(
+        description="The amount exactly as the backend meant it, as a decimal string "
+        '("1500.00"); integer minor units (Hamgam) are divided by the currency\'s '
+        "exponent (JPY 0, EUR 2, KWD 3)."
+    )
+    currency: str = strawberry.field(description="ISO 4217 currency code, e.g. EUR.")
 
     @classmethod
     def of(cls, money: domain.Money | None) -> Money | None:
         return cast("Money | None", money)  # see SERVED_AS_IS
 
 
-@strawberry.type
+@strawberry.type(
+    description="An order's amounts as its backend states them (never computed by the "
+    "gateway); each is null where the backend gives none."
+)
 class Price:
-    currency: str
-    subtotal: Money | None
-    discount: Money | None
-    tax: Money | None
-    shipping: Money | None
-    total: Money | None
-    paid: Money | None
-    outstanding: Money | None
+    currency: str = strawberry.field(description="ISO 4217 code of every amount here.")
+    subtotal: Money | None = strawberry.field(
+        description="Before discount, tax and shipping (Hamgam, Zaveit, HighLevel)."
+    )
+    discount: Money | None = strawberry.field(
+        description="The discount granted (Hamgam, Zaveit, HighLevel)."
+    )
+    tax: Money | None = strawberry.field(description="Tax (HighLevel).")
+    shipping: Money | None = strawberry.field(description="Shipping cost (Hamgam, HighLevel).")
+    total: Money | None = strawberry.field(
+        description="What the order costs in all (Adobe: the partner price of its lines)."
+    )
+    paid: Money | None = strawberry.field(description="How much has been paid (Hamgam).")
+    outstanding: Money | None = strawberry.field(description="How much is still due (Hamgam).")
 
     @classmethod
     def of(cls, price: domain.Price | None) -> Price | None:
@@ -69,14 +146,16 @@ class Price:
 SERVED_AS_IS: dict[type, type] = {Money: domain.Money, Price: domain.Price}
 
 
-@strawberry.type
+@strawberry.type(description="A postal address as the backend has it (parts may be null).")
 class Address:
-    line1: str | None
-    line2: str | None
-    city: str | None
-    postal_code: str | None
-    state: str | None
-    country: str | None
+    line1: str | None = strawberry.field(description="Street and number.")
+    line2: str | None = strawberry.field(description="More of the street address.")
+    city: str | None = strawberry.field(description="City.")
+    postal_code: str | None = strawberry.field(description="Postal or ZIP code.")
+    state: str | None = strawberry.field(description="State, region or province.")
+    country: str | None = strawberry.field(
+        description="Country, as the backend writes it (often an ISO 3166 code)."
+    )
 
     @classmethod
     def of(cls, a: domain.Address | None) -> Address | None:
@@ -92,26 +171,51 @@ class Address:
         )
 
 
-@strawberry.type
-class Customer(Node):
-    id: strawberry.ID
-    source: str
-    source_kind: SourceKind
-    source_id: str
-    email: str | None
-    first_name: str | None
-    last_name: str | None
-    name: str | None
-    company: str | None
-    phone: str | None
-    address: Address | None
+_PII = " Personal data: null without the pii:read scope."
+PAGE_SIZE = "Page size: 1 to the configured maximum (500 unless set); 50 if left out."
+AFTER = "The endCursor of the previous page, to continue after it."
 
-    @strawberry.field(description="This customer's orders in its own source, newest first.")
+
+@strawberry.type(
+    description="A customer as one source knows it: LicenseSpring's customer, a Zaveit "
+    "account, a Hamgam customer, an Adobe customer (a company and its first contact), a "
+    "HighLevel contact. The same person in two sources is two customers."
+)
+class Customer(Node):
+    id: strawberry.ID = strawberry.field(
+        description="Opaque global id (Query.customer, Query.node), stable across restarts."
+    )
+    source: str = strawberry.field(description="The name of the source this customer is in.")
+    source_kind: SourceKind = strawberry.field(description="The backend product of that source.")
+    source_id: str = strawberry.field(description="The backend's own customer id.")
+    email: str | None = strawberry.field(
+        description="Email address (Adobe: the first contact's)." + _PII
+    )
+    first_name: str | None = strawberry.field(description="Given name." + _PII)
+    last_name: str | None = strawberry.field(description="Family name." + _PII)
+    name: str | None = strawberry.field(
+        description="Display name: the full name, or the company's name where the customer "
+        "is a company (Adobe, Zaveit)." + _PII
+    )
+    company: str | None = strawberry.field(description="Company name.")
+    phone: str | None = strawberry.field(description="Phone number as the backend wrote it." + _PII)
+    address: Address | None = strawberry.field(
+        description="Postal address (Zaveit: the first of postal, official, invoice, visit "
+        "and delivery it has)." + _PII
+    )
+
+    @strawberry.field(
+        description="This customer's orders in its own source, newest first; paged like "
+        "Query.orders."
+    )
     async def orders(
         self,
         info: Info[RequestContext, None],
-        first: int | None = strawberry.UNSET,
-        after: str | None = strawberry.UNSET,
+        first: Annotated[int | None, strawberry.argument(description=PAGE_SIZE)] = strawberry.UNSET,
+        after: Annotated[
+            str | None,
+            strawberry.argument(description=AFTER),
+        ] = strawberry.UNSET,
     ) -> Annotated[OrderConnection, strawberry.lazy("gateway.schema.connection")]:
         from gateway.schema.connection import customer_orders, given
 
@@ -200,40 +304,67 @@ def _found_customer(
     return Customer.of(found, info.context.visibility)
 
 
-@strawberry.type
+@strawberry.type(description="A product feature a licence grants (LicenseSpring).")
 class LicenseFeature:
-    code: str
-    name: str | None
-    feature_type: str | None
-    max_consumption: int | None
-    total_consumptions: int | None
+    code: str = strawberry.field(description="The feature's code in its product.")
+    name: str | None = strawberry.field(description="The feature's name.")
+    feature_type: str | None = strawberry.field(
+        description="LicenseSpring's feature type, e.g. activation or consumption."
+    )
+    max_consumption: int | None = strawberry.field(
+        description="How many consumptions the licence allows (its own limit, else the "
+        "product feature's)."
+    )
+    total_consumptions: int | None = strawberry.field(
+        description="How many have been consumed so far."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="A person a licence is assigned to (LicenseSpring user-based).")
 class LicenseUser:
-    email: str | None
-    first_name: str | None
-    last_name: str | None
+    email: str | None = strawberry.field(
+        description="The user's real email address (LicenseSpring's true_email)." + _PII
+    )
+    first_name: str | None = strawberry.field(description="Given name." + _PII)
+    last_name: str | None = strawberry.field(description="Family name." + _PII)
 
 
-@strawberry.type
+@strawberry.type(
+    description="A software licence sold in an order's line item (LicenseSpring), as the "
+    "backend reported it when the order was read."
+)
 class License(Node):
-    id: strawberry.ID
-    source: str
-    source_id: str
-    key: str | None
-    license_type: str | None
-    status: str | None
-    active: bool | None
-    enabled: bool | None
-    is_trial: bool | None
-    max_activations: int | None
-    times_activated: int | None
-    valid_until: datetime | None
-    maintenance_until: datetime | None
-    features: list[LicenseFeature]
-    users: list[LicenseUser]
-    customer: Customer | None
+    id: strawberry.ID = strawberry.field(
+        description="Opaque global id (Query.node), stable across restarts."
+    )
+    source: str = strawberry.field(description="The name of the source the licence is in.")
+    source_id: str = strawberry.field(description="The backend's own licence id.")
+    key: str | None = strawberry.field(
+        description="The licence key (null for user-based licences, which have users)."
+    )
+    license_type: str | None = strawberry.field(
+        description="LicenseSpring's licence type, e.g. perpetual, time-limited, "
+        "subscription, consumption."
+    )
+    status: str | None = strawberry.field(
+        description="The licence's status as the backend sent it."
+    )
+    active: bool | None = strawberry.field(description="Whether the licence has been activated.")
+    enabled: bool | None = strawberry.field(description="Whether the licence may be used.")
+    is_trial: bool | None = strawberry.field(description="Whether it is a trial licence.")
+    max_activations: int | None = strawberry.field(description="How many devices may activate it.")
+    times_activated: int | None = strawberry.field(description="How many activations so far.")
+    valid_until: datetime | None = strawberry.field(
+        description="When the licence expires, UTC (null: it does not)."
+    )
+    maintenance_until: datetime | None = strawberry.field(
+        description="When its maintenance period ends, UTC."
+    )
+    features: list[LicenseFeature] = strawberry.field(description="The product features it grants.")
+    users: list[LicenseUser] = strawberry.field(description="The users it is assigned to.")
+    customer: Customer | None = strawberry.field(
+        description="The customer it was issued to, as embedded in the licence."
+    )
 
     @classmethod
     def of(cls, lic: domain.License, order_id: str, vis: Visibility) -> License:
@@ -271,19 +402,40 @@ class License(Node):
         )
 
 
-@strawberry.type
+@strawberry.type(description="One line of an order: a product and how many of it.")
 class LineItem:
-    id: str
-    product_id: str | None
-    product_name: str | None
-    sku: str | None
-    quantity: int
-    unit_price: Money | None
-    discount: Money | None
-    total: Money | None
-    status: OrderStatus | None
-    subscription_id: str | None
-    licenses: list[License]
+    id: str = strawberry.field(
+        description="The line's id in the backend (Adobe: its extLineItemNumber); unique "
+        "within its order."
+    )
+    product_id: str | None = strawberry.field(description="The backend's product id.")
+    product_name: str | None = strawberry.field(
+        description='The product\'s name (Zaveit: "offering (edition)").'
+    )
+    sku: str | None = strawberry.field(
+        description="Stock-keeping unit (LicenseSpring: the product's short code; Adobe: "
+        "the offer id)."
+    )
+    quantity: int = strawberry.field(
+        description="Units ordered (LicenseSpring: the number of licences in the line)."
+    )
+    unit_price: Money | None = strawberry.field(
+        description="The price of one unit (Adobe: the partner price)."
+    )
+    discount: Money | None = strawberry.field(description="The line's discount.")
+    total: Money | None = strawberry.field(
+        description="The line's amount as the backend states it (HighLevel: unit price "
+        "times quantity, computed exactly)."
+    )
+    status: OrderStatus | None = strawberry.field(
+        description="The line's own status, where the backend has one (Adobe)."
+    )
+    subscription_id: str | None = strawberry.field(
+        description="The subscription the line created or renews (Adobe, Zaveit)."
+    )
+    licenses: list[License] = strawberry.field(
+        description="The licences sold in this line (LicenseSpring); empty elsewhere."
+    )
 
     @classmethod
     def of(cls, item: domain.LineItem, order_id: str, vis: Visibility) -> LineItem:
@@ -302,30 +454,70 @@ class LineItem:
         )
 
 
-@strawberry.type
+@strawberry.type(
+    description="An order as one source knows it, in the unified shape. A field the "
+    "backend has no value for is null; `raw` keeps everything it sent."
+)
 class Order(Node):
-    id: strawberry.ID
-    source: str
-    source_kind: SourceKind
-    source_id: str
-    number: str | None
-    status: OrderStatus
-    source_status: str | None
-    created_at: datetime | None
-    updated_at: datetime | None
-    is_test: bool
-    currency: str | None
-    price: Price | None
+    id: strawberry.ID = strawberry.field(
+        description="Opaque global id (Query.order, Query.node), stable across restarts."
+    )
+    source: str = strawberry.field(
+        description="The name of the configured source the order is in (e.g. eu-shop)."
+    )
+    source_kind: SourceKind = strawberry.field(description="The backend product of that source.")
+    source_id: str = strawberry.field(
+        description="The backend's own order id. ADOBE_VIP: `<customer-id>/<order-id>`, as "
+        "an Adobe order is only found under its customer. With `source`, what "
+        "Query.orderBySourceId takes."
+    )
+    number: str | None = strawberry.field(
+        description="The order number people use where the backend has one (LicenseSpring "
+        "store id, Zaveit number, Hamgam key, Adobe order id); null for HighLevel."
+    )
+    status: OrderStatus = strawberry.field(
+        description="The backend's status mapped to the unified one; UNKNOWN when the "
+        "gateway does not know the value."
+    )
+    source_status: str | None = strawberry.field(
+        description="The status exactly as the backend sent it, as a string (Adobe: a code "
+        "such as 1000); null for LicenseSpring, whose orders have none."
+    )
+    created_at: datetime | None = strawberry.field(
+        description="When the order was placed, UTC. Lists are newest first by it; orders "
+        "without it come last."
+    )
+    updated_at: datetime | None = strawberry.field(
+        description="When the backend last changed the order, UTC (null where it does not "
+        "say, e.g. Adobe)."
+    )
+    is_test: bool = strawberry.field(
+        description="A test order: LicenseSpring is_test, HighLevel liveMode false or "
+        "markAsTest, Zaveit test, Hamgam extra.is_test; otherwise false."
+    )
+    currency: str | None = strawberry.field(
+        description="ISO 4217 code of the order's amounts (Hamgam: the source's configured "
+        "currency, as its payloads name none); null where the backend gives no prices."
+    )
+    price: Price | None = strawberry.field(
+        description="The order's amounts, exact; null where the backend gives none "
+        "(LicenseSpring, Adobe when it did not price the order)."
+    )
     _order: strawberry.Private[domain.Order]
     _visibility: strawberry.Private[Visibility]
 
     # Line items and licences are built only when a query selects them: a list of 50
     # orders that asks for totals must not pay for every item's objects.
-    @strawberry.field
+    @strawberry.field(
+        description="The order's lines in the backend's order (a Zaveit order is one line)."
+    )
     def line_items(self) -> list[LineItem]:
         return self.items()
 
-    @strawberry.field
+    @strawberry.field(
+        description="Every licence of every line (LicenseSpring), in line order; empty "
+        "for other kinds."
+    )
     def licenses(self) -> list[License]:
         return self.all_licenses()
 
@@ -341,8 +533,9 @@ class Order(Node):
         return [lic for item in self.items() for lic in item.licenses]
 
     @strawberry.field(
-        description="The backend's payload as received, minus credentials "
-        "and the personal data DESIGN.md lists."
+        description="The backend's order payload as received, as JSON (amounts as exact "
+        "numbers), minus credentials, passwords and national id numbers. Null without the "
+        "raw:read scope."
     )
     def raw(self) -> JSON | None:
         # The one exit of payloads: redacted here, and only when a query asks for them.
@@ -351,7 +544,11 @@ class Order(Node):
         return cast(JSON, scrub_payload(self._order.raw))
 
     # Not a coroutine: most answers are ready (summary, or a customer the list loaded).
-    @strawberry.field(graphql_type=Customer | None)
+    @strawberry.field(
+        graphql_type=Customer | None,
+        description="Who placed the order. Fetched from the backend only when the query "
+        "selects fields the order's own copy of the customer lacks.",
+    )
     def customer(
         self, info: Info[RequestContext, None]
     ) -> Customer | Awaitable[Customer | None] | None:
@@ -378,8 +575,13 @@ class Order(Node):
         )
 
 
-@strawberry.type
+@strawberry.type(description="A configured source (one backend instance).")
 class SourceInfo:
-    name: str
-    kind: SourceKind
-    healthy: bool
+    name: str = strawberry.field(
+        description="The source's name: its table's key in the config ([sources.NAME])."
+    )
+    kind: SourceKind = strawberry.field(description="The backend product it is.")
+    healthy: bool = strawberry.field(
+        description="Whether its last backend call answered and its circuit breaker is "
+        "closed (asking makes no call)."
+    )
