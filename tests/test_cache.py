@@ -367,3 +367,16 @@ async def test_a_shared_call_goes_on_for_the_client_that_stays(sims: Simulators)
     order = stayed.json()["data"]["orderBySourceId"]
     assert order["sourceId"] == HL_ORDER and order["customer"]["email"]
     assert hl_calls(sims, "/contacts") == 1
+
+
+def test_not_found_is_kept_no_longer_than_the_ttl(sims: Simulators) -> None:
+    settings = hl_settings(sims, cache_ttl_s=0.4, stale_if_error_s=600, retries=0)
+    with gateway_client(settings) as client:
+        first = gql(client, STATUS_QUERY, {"id": "no-such-order"})
+        again = gql(client, STATUS_QUERY, {"id": "no-such-order"})
+        assert hl_calls(sims) == 1
+        time.sleep(0.6)
+        sims.set.faults.set("highlevel", "status=503")
+        later = gql(client, STATUS_QUERY, {"id": "no-such-order"})
+    assert codes(first) == codes(again) == ["NOT_FOUND"]
+    assert codes(later) == ["BACKEND_UNAVAILABLE"]  # not a stale NOT_FOUND

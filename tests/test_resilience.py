@@ -283,7 +283,7 @@ async def test_rate_limiter_never_exceeds_its_window() -> None:
     await asyncio.gather(*(call() for _ in range(250)))
     assert len(sent) == 250
     assert max(sum(1 for t in sent if s <= t < s + 10.0) for s in sent) <= 100
-    assert sent[99] == sent[0] and sent[100] - sent[0] == 11.0  # 10 s plus its guard
+    assert sent[99] == sent[0] and sent[100] - sent[0] >= 11.0  # 10 s plus its guard
 
 
 def test_highlevel_bursts_queue_instead_of_drawing_429s() -> None:

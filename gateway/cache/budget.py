@@ -1,11 +1,14 @@
 """A source's rate budget: at most ``limit`` calls in any ``window_s``, in this process or,
 with Redis, across every worker and replica.
 
-A call takes the earliest free slot and waits for it, at most ``max_wait_s``; a call whose
-slot is further away fails at once with BACKEND_RATE_LIMITED and how long to wait, instead
-of queueing behind a backlog its client will not wait for. A backend's 429 closes the
-budget until its Retry-After has passed, for every process sharing it, so a storm of 429s
-does not become a storm of retries.
+A call is granted a slot only at the moment it leaves, when fewer than ``limit`` calls left
+in the last window; otherwise it sleeps until the oldest of them falls out of the window
+and asks again, for at most ``max_wait_s`` in all, then fails with BACKEND_RATE_LIMITED
+and how long to wait, instead of queueing behind a backlog its client will not wait for.
+Granting at departure (not reserving slots ahead) keeps the count exact however late an
+overloaded process gets round to sending. A backend's 429 closes the budget until its
+Retry-After has passed, for every process sharing it, so a storm of 429s does not become
+a storm of retries.
 
 The backend counts arrivals and this counts departures; latency that varies between two
 calls would let the backend see one call too many in its window, so the window kept here
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import uuid
 from collections import deque
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from gateway.cache.redis import RedisStore
@@ -43,7 +47,7 @@ class Budget(Protocol):
 
 
 class LocalBudget:
-    """The budget of this process: a sliding window of the slots taken."""
+    """The budget of this process: a sliding window of the calls that left."""
 
     def __init__(
         self, source: str, limit: int | None, window_s: float, max_wait_s: float, clock: Clock
@@ -53,60 +57,72 @@ class LocalBudget:
         self.window_s = padded(window_s)
         self.max_wait_s = max_wait_s
         self.clock = clock
-        self._slots: deque[float] = deque()
+        self._sent: deque[float] = deque()
         self._blocked_until = 0.0
 
-    def reserve(self) -> float:
-        """The wait before this call may go, its slot taken; raises when too long."""
+    def take(self) -> float:
+        """Take a slot now (0.0), or the wait before one may be free."""
         now = self.clock.monotonic()
-        slot = max(now, self._blocked_until)
+        if self._blocked_until > now:
+            return self._blocked_until - now
         if self.limit is not None:
-            slots = self._slots
-            while slots and slots[0] <= now - self.window_s:
-                slots.popleft()
-            if len(slots) >= self.limit:
-                slot = max(slot, slots[-self.limit] + self.window_s)
-        wait = slot - now
-        if wait > self.max_wait_s:
-            raise rate_limited(self.source, wait)
-        if self.limit is not None:
-            self._slots.append(slot)
-        return wait
+            sent = self._sent
+            while sent and sent[0] <= now - self.window_s:
+                sent.popleft()
+            if len(sent) >= self.limit:
+                return sent[-self.limit] + self.window_s - now
+            sent.append(now)
+        return 0.0
 
     async def acquire(self) -> None:
-        wait = self.reserve()
-        if wait > 0:
-            await self.clock.sleep(wait)
+        async def take() -> float:
+            return self.take()
+
+        await wait_for_slot(self.source, take, self.max_wait_s, self.clock)
 
     async def block(self, seconds: float) -> None:
         self._blocked_until = max(self._blocked_until, self.clock.monotonic() + seconds)
 
 
-# KEYS: the sorted set of slots (ms), the blocked-until key (ms). ARGV: limit (0: none),
-# window ms, max wait ms, a unique member. Slots are Redis's own clock, so processes on
-# machines whose clocks differ still share one window.
-_ACQUIRE = """
+async def wait_for_slot(
+    source: str,
+    take: Callable[[], Awaitable[float]] | Callable[[], float],
+    max_wait_s: float,
+    clock: Clock,
+) -> None:
+    """Ask ``take`` for a slot until it grants one (0.0) or ``max_wait_s`` would pass."""
+    waited = 0.0
+    while True:
+        answer = take()
+        wait = answer if isinstance(answer, float) else await answer
+        if wait <= 0:
+            return
+        if waited + wait > max_wait_s:
+            raise rate_limited(source, wait)
+        await clock.sleep(wait)
+        waited += wait
+
+
+# KEYS: the sorted set of departures (ms), the blocked-until key (ms). ARGV: limit (0:
+# none), window ms, a unique member. Answers 0 (granted) or the ms to wait. Times are
+# Redis's own clock, so processes on machines whose clocks differ share one window.
+_TAKE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local limit, window, maxwait = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local slot = now
+local limit, window = tonumber(ARGV[1]), tonumber(ARGV[2])
 local blocked = tonumber(redis.call('GET', KEYS[2]) or '0')
-if blocked > slot then slot = blocked end
+if blocked > now then return blocked - now end
 if limit > 0 then
   redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
   local n = redis.call('ZCARD', KEYS[1])
   if n >= limit then
     local kth = redis.call('ZRANGE', KEYS[1], n - limit, n - limit, 'WITHSCORES')
-    local free = tonumber(kth[2]) + window
-    if free > slot then slot = free end
+    return math.max(1, tonumber(kth[2]) + window - now)
   end
+  redis.call('ZADD', KEYS[1], now, ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], window + 1000)
 end
-if slot - now > maxwait then return {0, slot - now} end
-if limit > 0 then
-  redis.call('ZADD', KEYS[1], slot, ARGV[4])
-  redis.call('PEXPIRE', KEYS[1], slot - now + window + 1000)
-end
-return {1, slot - now}
+return 0
 """
 
 _BLOCK = """
@@ -127,7 +143,7 @@ class RedisBudget:
         self.store = store
         self.local = local
         self._keys = [f"{store.prefix}budget:{key}", f"{store.prefix}blocked:{key}"]
-        self._acquire = store.client.register_script(_ACQUIRE)
+        self._take = store.client.register_script(_TAKE)
         self._block = store.client.register_script(_BLOCK)
 
     @property
@@ -136,26 +152,20 @@ class RedisBudget:
 
     async def acquire(self) -> None:
         local = self.local
+        window_ms = int(local.window_s * 1000)
 
-        async def ask() -> list[int]:
-            args: list[int | str] = [
-                local.limit or 0,
-                int(local.window_s * 1000),
-                int(local.max_wait_s * 1000),
-                uuid.uuid4().hex,
-            ]
-            answer: list[int] = await self._acquire(keys=self._keys, args=args)
-            return answer
+        async def take() -> float:
+            async def ask() -> int:
+                args: list[int | str] = [local.limit or 0, window_ms, uuid.uuid4().hex]
+                answer: int = await self._take(keys=self._keys, args=args)
+                return answer
 
-        answer: list[int] = await self.store.run(ask, [])
-        if not answer:
-            await local.acquire()
-            return
-        granted, wait_ms = int(answer[0]), int(answer[1])
-        if not granted:
-            raise rate_limited(local.source, wait_ms / 1000)
-        if wait_ms > 0:
-            await local.clock.sleep(wait_ms / 1000)
+            answer = await self.store.run(ask, None)
+            if answer is None:  # Redis cannot be reached: this process's own budget
+                return local.take()
+            return int(answer) / 1000
+
+        await wait_for_slot(local.source, take, local.max_wait_s, local.clock)
 
     async def block(self, seconds: float) -> None:
         await self.local.block(seconds)

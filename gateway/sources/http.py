@@ -169,10 +169,10 @@ class BackendHttp:
         self.breaker.before_call()
 
         async def attempt() -> tuple[Reply, Any]:
-            if self._budget is not None:
-                await self._budget.acquire()
             sent = {**headers, **self.attempt_headers()} if headers else self.attempt_headers()
             async with self._slots:
+                if self._budget is not None:  # granted as the call leaves, not before
+                    await self._budget.acquire()
                 reply = await self.exchange.get(path, query, sent)
             try:
                 return reply, self._interpret(path, reply, missing)
@@ -197,7 +197,9 @@ class BackendHttp:
         self.breaker.record_success()
         if store_as is not None and self.cache is not None:
             entry = Entry(self.cache.now(), reply.status, reply.content)
-            await self.cache.store.set(store_as, entry.encode(), self.cache.keep_s)
+            # an answer that the object does not exist is kept no longer than the TTL
+            keep = self.cache.keep_s if reply.status < 400 else self.cache.ttl_s
+            await self.cache.store.set(store_as, entry.encode(), keep)
         return reply, body
 
     async def _spend_retry_after(self, error: BackendUnavailable) -> None:
