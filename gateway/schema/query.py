@@ -21,7 +21,7 @@ from gateway.schema.connection import (
     given,
 )
 from gateway.schema.directives import released_directives
-from gateway.schema.executor import GatewayExecutor
+from gateway.schema.executor import GatewayExecutor, QuietExecutor
 from gateway.schema.preparation import PrepareOperation, QueryCaches
 from gateway.schema.types import Customer, License, Node, Order, SourceInfo
 from gateway.security import PII_READ
@@ -177,7 +177,7 @@ def build_schema(
         query=Query,
         types=[Order, Customer, License],
         extensions=extensions,
-        execution_context_class=GatewayExecutor,
+        execution_context_class=GatewayExecutor if introspection else QuietExecutor,
     )
 
 
