@@ -85,7 +85,8 @@ def create_app(
             limits=security.limits,
             caches=settings.performance.query_caches,
         ),
-        graphql_ide="graphiql" if graphiql else None,
+        # GraphiQL reads the schema by introspection: where that is off, no page
+        graphql_ide="graphiql" if graphiql and security.introspection else None,
         cursor_secret=cursor_secret,
         authenticator=Authenticator(security),
         limits=security.limits,

@@ -121,6 +121,8 @@ class GatewayView(GraphQL[RequestContext, None]):
             return
         request = Request(scope, receive)
         try:
+            if _wants_ide(request) and self.graphql_ide is None:
+                raise RequestRejected(errors.NotFound(NO_IDE), 404)
             if not _wants_ide(request):  # the GraphiQL page itself is not data
                 try:
                     request.state.principal = self._auth.authenticate(request.headers)
@@ -254,6 +256,11 @@ def count_tokens(query: str, limit: int) -> int:
         pass  # a syntax error: the parser reports it
     return count
 
+
+NO_IDE = (
+    "no GraphiQL here: introspection is off ([security] introspection = false) and the"
+    " IDE cannot work without it; send queries with POST, or GET with ?query="
+)
 
 #: The principal of a request that was never authenticated (the GraphiQL page).
 NOBODY = Principal("nobody", frozenset())
