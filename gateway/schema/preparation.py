@@ -10,7 +10,8 @@ own extensions keep them), and a valid operation's analysis is cached by what it
 With introspection off, no error suggests a name the client did not write: graphql-core's
 "Did you mean ...?" would hand the schema out one guess at a time (Clairvoyance rebuilds
 most of it so). Validation here and variable coercion in the executor both leave them out
-(``hide_suggestions``).
+(``hide_suggestions``). Directives are counted before validation: each unknown one is
+an error of its own, so hundreds of them were hundreds of errors' work.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
 from gateway.config import LimitSettings
 from gateway.context import RequestContext
-from gateway.schema.analysis import AnalysisCache, check
+from gateway.schema.analysis import AnalysisCache, TooComplex, check, count_directives
 
 Rules = tuple[type[ASTValidationRule], ...]
 Validate = Callable[[GraphQLSchema, DocumentNode, Rules, bool], list[GraphQLError]]
@@ -59,10 +60,23 @@ class QueryCaches:
         # Keyed by the document object, which the parse cache hands out again.
         self.validate: Validate = lru_cache(maxsize=maxsize)(validate_document)
         self.analyses = AnalysisCache(maxsize)
+        self.maxsize = maxsize
+        self._directives: dict[str, int] = {}
+
+    def directives(self, query: str | None, document: DocumentNode) -> int:
+        """``count_directives`` kept by query text: a document's hash walks all of it."""
+        if query is None:
+            return count_directives(document)
+        found = self._directives.get(query)
+        if found is None:
+            if len(self._directives) >= self.maxsize:
+                self._directives.clear()
+            found = self._directives[query] = count_directives(document)
+        return found
 
 
 class PrepareOperation(SchemaExtension):
-    """Parse (cached), validate (cached; introspection refused and
+    """Parse (cached), count directives, validate (cached; introspection refused and
     suggestions left out unless introspection is allowed), then scopes and limits: an
     operation over a limit never reaches a resolver."""
 
@@ -81,6 +95,16 @@ class PrepareOperation(SchemaExtension):
     def on_validate(self) -> Iterator[None]:
         ec = self.execution_context
         assert ec.graphql_document is not None
+        document = ec.graphql_document
+        if self.caches is not None:
+            directives = self.caches.directives(ec.query, document)
+        else:
+            directives = count_directives(document)
+        if directives > self.limits.max_directives:
+            over = TooComplex("directives", self.limits.max_directives, directives)
+            ec.pre_execution_errors = [GraphQLError(over.message, original_error=over)]
+            yield
+            return
         if not self.introspection:
             ec.validation_rules = (*ec.validation_rules, NoSchemaIntrospectionCustomRule)
         validate = self.caches.validate if self.caches is not None else validate_document
