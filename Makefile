@@ -3,16 +3,31 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Real clients the tests run against the live gateway (tests/test_clients.py): gql needs
+# graphql-core 3.2, the gateway 3.3, so it has a venv of its own; graphql-js via npm.
+CLIENTS_VENV := .venv-clients
+CLIENTS_STAMP := $(CLIENTS_VENV)/.installed
+JS_CLIENT := tests/clients/js
+JS_STAMP := $(JS_CLIENT)/node_modules/.installed
 PORT ?= 8000
 
 .PHONY: install run test lint typecheck pytest schema bench clean
 
-install: $(STAMP)
+install: $(STAMP) $(CLIENTS_STAMP) $(JS_STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
+
+$(CLIENTS_STAMP): tests/clients/python/requirements.txt
+	test -x $(CLIENTS_VENV)/bin/python || $(PYTHON) -m venv $(CLIENTS_VENV)
+	$(CLIENTS_VENV)/bin/python -m pip install --quiet -r tests/clients/python/requirements.txt
+	touch $(CLIENTS_STAMP)
+
+$(JS_STAMP): $(JS_CLIENT)/package.json $(JS_CLIENT)/package-lock.json
+	cd $(JS_CLIENT) && npm ci --no-audit --no-fund --loglevel=error
+	touch $(JS_STAMP)
 
 run: $(STAMP)
 	$(BIN)/gateway demo --port $(PORT)
@@ -25,7 +40,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy gateway tests scripts
 
 # pytest exits 5 when it collected no test: that is a broken suite, not a pass.
-pytest: $(STAMP)
+pytest: install
 	$(BIN)/python -m pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing on purpose" >&2; exit 1; fi; \
 	exit $$rc
@@ -41,4 +56,4 @@ schema: $(STAMP)
 	$(BIN)/gateway schema > schema.graphql
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(CLIENTS_VENV) $(JS_CLIENT)/node_modules .mypy_cache .pytest_cache .ruff_cache

@@ -97,7 +97,8 @@ def create_app(
             limits=security.limits,
             caches=settings.performance.query_caches,
         ),
-        graphql_ide="graphiql" if graphiql else None,
+        # GraphiQL reads the schema by introspection: where that is off, no page
+        graphql_ide="graphiql" if graphiql and security.introspection else None,
         cursor_secret=cursor_secret,
         authenticator=Authenticator(security),
         limits=security.limits,
@@ -147,7 +148,7 @@ def create_app(
             Route("/graphql", view),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
-            *([graphiql_page.static_route()] if graphiql else []),
+            *([graphiql_page.static_route()] if view.graphql_ide else []),
         ],
         middleware=middleware,
         exception_handlers={Exception: internal_error},

@@ -84,6 +84,8 @@ class LimitSettings(BaseModel):
 
     max_depth: int = Field(default=10, ge=1)
     max_aliases: int = Field(default=30, ge=0)
+    #: directives written in one document, known or not (counted before validation)
+    max_directives: int = Field(default=50, ge=0)
     max_tokens: int = Field(default=2000, ge=1)
     #: the estimated number of backend requests one query may cause
     max_cost: int = Field(default=2000, ge=1)

@@ -126,6 +126,8 @@ class GatewayView(GraphQL[RequestContext, None]):
         request = Request(scope, watch.receive)
         request.state.warnings = collect()
         try:
+            if _wants_ide(request) and self.graphql_ide is None:
+                raise RequestRejected(errors.NotFound(NO_IDE), 404)
             if not _wants_ide(request):  # the GraphiQL page itself is not data
                 try:
                     request.state.principal = self._auth.authenticate(request.headers)
@@ -283,6 +285,11 @@ def count_tokens(query: str, limit: int) -> int:
         pass  # a syntax error: the parser reports it
     return count
 
+
+NO_IDE = (
+    "no GraphiQL here: introspection is off ([security] introspection = false) and the"
+    " IDE cannot work without it; send queries with POST, or GET with ?query="
+)
 
 #: The principal of a request that was never authenticated (the GraphiQL page).
 NOBODY = Principal("nobody", frozenset())

@@ -99,6 +99,8 @@ def test_no_or_wrong_credential_is_401_and_touches_nothing(sims: Simulators) -> 
             r = ask(client, key, ONE)
             assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
             assert codes(r.json()) == ["UNAUTHENTICATED"] and "data" not in r.json()
+    with gateway_client(secured(sims, introspection=True)) as client:
+        # GraphiQL's page needs no credential (it is not data), where introspection is on
         assert client.get("/graphql", headers={"accept": "text/html"}).status_code == 200
     assert sims.log.entries == []
 

@@ -2,6 +2,7 @@
 
 Checked right after validation (so the document is known valid) and before execution
 (by ``gateway.schema.preparation``); a query over a limit never reaches a backend.
+Directives are counted before validation (``count_directives``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from graphql import (
+    DirectiveNode,
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
@@ -21,6 +23,7 @@ from graphql import (
     GraphQLSchema,
     InlineFragmentNode,
     IntValueNode,
+    Node,
     OperationDefinitionNode,
     SelectionSetNode,
     VariableNode,
@@ -129,12 +132,29 @@ class _Walker:
             total = max(total, part) if combine_max else total + part
         return total
 
+    def _aliases(self, selection: SelectionSetNode, seen: frozenset[str]) -> None:
+        """Count the aliases inside an introspection field, which costs no backend."""
+        for sel in selection.selections:
+            if isinstance(sel, FieldNode):
+                self.result.aliases += sel.alias is not None
+                if sel.selection_set is not None:
+                    self._aliases(sel.selection_set, seen)
+            elif isinstance(sel, InlineFragmentNode):
+                self._aliases(sel.selection_set, seen)
+            elif isinstance(sel, FragmentSpreadNode) and sel.name.value not in seen:
+                frag = self.fragments.get(sel.name.value)
+                if frag is not None:
+                    self._aliases(frag.selection_set, seen | {sel.name.value})
+
     def _field(self, node: FieldNode, parent: GraphQLNamedType, depth: int) -> float:
         name = node.name.value
-        if name.startswith("__"):
-            return 0.0  # introspection and __typename: no backend, no nesting budget
         if node.alias is not None:
-            self.result.aliases += 1
+            self.result.aliases += 1  # every alias, ``__typename``'s too: each is answered
+        if name.startswith("__"):
+            # introspection and __typename: no backend, no nesting budget
+            if node.selection_set is not None:
+                self._aliases(node.selection_set, frozenset())
+            return 0.0
         self.result.depth = max(self.result.depth, depth)
         if (parent.name, name) in PII_FIELDS:
             self.result.pii.add(f"{parent.name}.{name}")
@@ -164,6 +184,24 @@ class _Walker:
         if key in _EMBEDDED_LISTS:
             return EMBEDDED_FANOUT * sub
         return sub
+
+
+def count_directives(document: DocumentNode) -> int:
+    """Every directive written anywhere in a document, known or not (before validation:
+    nothing is assumed of the document's shape but the AST's)."""
+    count = 0
+    stack: list[Node] = [document]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, DirectiveNode):
+            count += 1  # its arguments are values: no directive inside
+            continue
+        for value in vars(node).values():
+            if isinstance(value, Node):
+                stack.append(value)
+            elif isinstance(value, tuple | list):
+                stack.extend(v for v in value if isinstance(v, Node))
+    return count
 
 
 def analyse(

@@ -9,15 +9,31 @@ the gateway's time at 20 ms backend latency (bench/README.md).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 
 class GatewayExecutor(StrawberryGraphQLCoreExecutionContext):
+    #: leave graphql-core's "Did you mean ...?" out of variable and argument errors
+    hide_suggestions_always: ClassVar[bool] = False
+
+    @classmethod
+    def build(cls, *args: Any, **kwargs: Any) -> Any:
+        if cls.hide_suggestions_always:
+            kwargs["hide_suggestions"] = True
+        return super().build(*args, **kwargs)
+
     def build_response(self, data: dict[str, Any] | None) -> Any:
         response = super().build_response(data)
         # Execution is over: resolvers still settling hold the helpers through their
         # info, not through the executor.
         vars(self).pop("async_helpers", None)
         return response
+
+
+class QuietExecutor(GatewayExecutor):
+    """The executor where introspection is off: no error suggests a name (a variable's
+    misspelt enum value or input field would otherwise be answered with the right one)."""
+
+    hide_suggestions_always = True

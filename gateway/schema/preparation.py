@@ -6,26 +6,50 @@ each one's hooks through context managers at four stages, and four extensions co
 a tenth of a small query's CPU. The work is the same: each query text is parsed once and
 each document validated once (LRU caches shared by the app's requests, as Strawberry's
 own extensions keep them), and a valid operation's analysis is cached by what it reads.
+
+With introspection off, no error suggests a name the client did not write: graphql-core's
+"Did you mean ...?" would hand the schema out one guess at a time (Clairvoyance rebuilds
+most of it so). Validation here and variable coercion in the executor both leave them out
+(``hide_suggestions``). Directives are counted before validation: each unknown one is
+an error of its own, so hundreds of them were hundreds of errors' work.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from functools import lru_cache
 from typing import Any
 
-from graphql import DocumentNode, GraphQLError, GraphQLSchema, parse
+from graphql import DocumentNode, GraphQLError, GraphQLSchema, parse, validate
 from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
 from strawberry.extensions import SchemaExtension
-from strawberry.schema.schema import validate_document
+from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
+from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
 from gateway.config import LimitSettings
 from gateway.context import RequestContext
-from gateway.schema.analysis import AnalysisCache, check
+from gateway.schema.analysis import AnalysisCache, TooComplex, check, count_directives
 
-Validate = Callable[
-    [GraphQLSchema, DocumentNode, tuple[type[ASTValidationRule], ...]], list[GraphQLError]
-]
+Rules = tuple[type[ASTValidationRule], ...]
+Validate = Callable[[GraphQLSchema, DocumentNode, Rules, bool], list[GraphQLError]]
+
+
+def validate_document(
+    schema: GraphQLSchema, document: DocumentNode, rules: Rules, hide_suggestions: bool
+) -> list[GraphQLError]:
+    """Strawberry's validation (its two rules added), suggestions left out when asked."""
+    rules = (*rules, MaybeNullValidationRule, OneOfInputValidationRule)
+    errors = validate(schema, document, rules, hide_suggestions=hide_suggestions)
+    if hide_suggestions:
+        for error in errors:
+            # graphql-core's hide_suggestions leaves one in: "Field 'order' of type
+            # 'Order' must have a selection of subfields. Did you mean 'order { ... }'?"
+            error.message = _HINT.sub("", error.message)
+    return errors
+
+
+_HINT = re.compile(r" ?Did you mean [^?]*\?")
 
 
 class QueryCaches:
@@ -36,11 +60,25 @@ class QueryCaches:
         # Keyed by the document object, which the parse cache hands out again.
         self.validate: Validate = lru_cache(maxsize=maxsize)(validate_document)
         self.analyses = AnalysisCache(maxsize)
+        self.maxsize = maxsize
+        self._directives: dict[str, int] = {}
+
+    def directives(self, query: str | None, document: DocumentNode) -> int:
+        """``count_directives`` kept by query text: a document's hash walks all of it."""
+        if query is None:
+            return count_directives(document)
+        found = self._directives.get(query)
+        if found is None:
+            if len(self._directives) >= self.maxsize:
+                self._directives.clear()
+            found = self._directives[query] = count_directives(document)
+        return found
 
 
 class PrepareOperation(SchemaExtension):
-    """Parse (cached), validate (cached; introspection refused unless allowed), then
-    scopes and limits: an operation over a limit never reaches a resolver."""
+    """Parse (cached), count directives, validate (cached; introspection refused and
+    suggestions left out unless introspection is allowed), then scopes and limits: an
+    operation over a limit never reaches a resolver."""
 
     def __init__(
         self, limits: LimitSettings, *, introspection: bool, caches: QueryCaches | None
@@ -56,12 +94,22 @@ class PrepareOperation(SchemaExtension):
 
     def on_validate(self) -> Iterator[None]:
         ec = self.execution_context
+        assert ec.graphql_document is not None
+        document = ec.graphql_document
+        if self.caches is not None:
+            directives = self.caches.directives(ec.query, document)
+        else:
+            directives = count_directives(document)
+        if directives > self.limits.max_directives:
+            over = TooComplex("directives", self.limits.max_directives, directives)
+            ec.pre_execution_errors = [GraphQLError(over.message, original_error=over)]
+            yield
+            return
         if not self.introspection:
             ec.validation_rules = (*ec.validation_rules, NoSchemaIntrospectionCustomRule)
-        assert ec.graphql_document is not None
         validate = self.caches.validate if self.caches is not None else validate_document
         ec.pre_execution_errors = validate(
-            ec.schema._schema, ec.graphql_document, ec.validation_rules
+            ec.schema._schema, ec.graphql_document, ec.validation_rules, not self.introspection
         )
         ctx: Any = ec.context
         if ec.pre_execution_errors == [] and isinstance(ctx, RequestContext):

@@ -20,7 +20,8 @@ from gateway.schema.connection import (
     all_orders,
     given,
 )
-from gateway.schema.executor import GatewayExecutor
+from gateway.schema.directives import released_directives
+from gateway.schema.executor import GatewayExecutor, QuietExecutor
 from gateway.schema.preparation import PrepareOperation, QueryCaches
 from gateway.schema.types import (
     AFTER,
@@ -193,6 +194,12 @@ class Query:
 
 
 class GatewaySchema(strawberry.Schema):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Strawberry declares graphql-core's specified directives as they are; a custom
+        # one may not take a specified name, so the released forms replace them here.
+        self._schema.directives = released_directives(self._schema.directives)
+
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
         """Logging happens where errors are formatted: once, without payloads."""
 
@@ -208,7 +215,7 @@ def build_schema(
         query=Query,
         types=[Order, Customer, License],
         extensions=extensions,
-        execution_context_class=GatewayExecutor,
+        execution_context_class=GatewayExecutor if introspection else QuietExecutor,
         scalar_overrides=SCALAR_OVERRIDES,
     )
 
