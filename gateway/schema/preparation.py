@@ -15,17 +15,37 @@ from functools import lru_cache
 from typing import Any
 
 from graphql import DocumentNode, GraphQLError, GraphQLSchema, parse
-from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
+from graphql.validation import (
+    ASTValidationRule,
+    NoSchemaIntrospectionCustomRule,
+    specified_rules,
+)
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 
 from gateway.config import LimitSettings
 from gateway.context import RequestContext
+from gateway.persisted import persisted_document
 from gateway.schema.analysis import AnalysisCache, check
 
 Validate = Callable[
     [GraphQLSchema, DocumentNode, tuple[type[ASTValidationRule], ...]], list[GraphQLError]
 ]
+
+
+def validate_operation(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    rules: tuple[type[ASTValidationRule], ...] = tuple(specified_rules),
+    *,
+    introspection: bool,
+    validate: Validate = validate_document,
+) -> list[GraphQLError]:
+    """The one validation of every document: a request's, and a persisted manifest's at
+    start-up (introspection refused unless allowed)."""
+    if not introspection:
+        rules = (*rules, NoSchemaIntrospectionCustomRule)
+    return validate(schema, document, rules)
 
 
 class QueryCaches:
@@ -50,18 +70,22 @@ class PrepareOperation(SchemaExtension):
 
     def on_parse(self) -> Iterator[None]:
         ec = self.execution_context
-        if self.caches is not None and ec.query:
+        known = persisted_document(ec.operation_extensions)
+        if known is not None:  # parsed once per hash, however it is cached
+            ec.graphql_document = known
+        elif self.caches is not None and ec.query:
             ec.graphql_document = self.caches.parse(ec.query, **ec.parse_options)
         yield  # without caches Strawberry parses
 
     def on_validate(self) -> Iterator[None]:
         ec = self.execution_context
-        if not self.introspection:
-            ec.validation_rules = (*ec.validation_rules, NoSchemaIntrospectionCustomRule)
         assert ec.graphql_document is not None
-        validate = self.caches.validate if self.caches is not None else validate_document
-        ec.pre_execution_errors = validate(
-            ec.schema._schema, ec.graphql_document, ec.validation_rules
+        ec.pre_execution_errors = validate_operation(
+            ec.schema._schema,
+            ec.graphql_document,
+            ec.validation_rules,
+            introspection=self.introspection,
+            validate=self.caches.validate if self.caches is not None else validate_document,
         )
         ctx: Any = ec.context
         if ec.pre_execution_errors == [] and isinstance(ctx, RequestContext):
