@@ -163,6 +163,8 @@ class PersistedQueries:
                 )
             return Resolved(known, register=False)
         sha = _requested_hash(sent)
+        if query == "":  # some clients send an empty query with the hash alone
+            query = None
         known = self.manifest.get(sha)
         if known is None and self.only:
             raise PersistedQueryNotInList(
