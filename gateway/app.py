@@ -7,6 +7,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from functools import partial
 
 import httpx
 from starlette.applications import Starlette
@@ -23,7 +24,9 @@ from gateway.cache.redis import RedisStore
 from gateway.cache.store import Store
 from gateway.config import Settings
 from gateway.errors import BAD_USER_INPUT, INTERNAL
+from gateway.persisted import PersistedQueries
 from gateway.resilience import Clock
+from gateway.schema.preparation import validate_operation
 from gateway.schema.query import build_schema
 from gateway.security import Authenticator
 from gateway.sources.base import Source
@@ -91,18 +94,21 @@ def create_app(
             "require_auth is on but no api_keys or jwt are configured: every "
             "request will be refused"
         )
+    schema = build_schema(
+        introspection=security.introspection,
+        limits=security.limits,
+        caches=settings.performance.query_caches,
+    )
+    check = partial(validate_operation, schema._schema, introspection=security.introspection)
     view = GatewayView(
-        build_schema(
-            introspection=security.introspection,
-            limits=security.limits,
-            caches=settings.performance.query_caches,
-        ),
+        schema,
         # GraphiQL reads the schema by introspection: where that is off, no page
         graphql_ide="graphiql" if graphiql and security.introspection else None,
         cursor_secret=cursor_secret,
         authenticator=Authenticator(security),
         limits=security.limits,
         performance=settings.performance,
+        persisted=PersistedQueries.configured(settings, check),
     )
 
     async def healthz(request: Request) -> JSONResponse:

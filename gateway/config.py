@@ -104,6 +104,16 @@ class SecuritySettings(BaseModel):
     #: origins allowed to call from a browser (CORS); none by default
     cors_origins: tuple[str, ...] = ()
     limits: LimitSettings = LimitSettings()
+    #: a manifest {"<sha256>": "<document>"} checked at start-up (gateway.persisted)
+    persisted_queries: Path | None = None
+    #: run only the manifest's documents (PERSISTED_QUERY_NOT_IN_LIST for any other)
+    persisted_only: bool = False
+
+    @model_validator(mode="after")
+    def _list_for_only(self) -> SecuritySettings:
+        if self.persisted_only and self.persisted_queries is None:
+            raise ValueError("persisted_only = true needs persisted_queries (a manifest file)")
+        return self
 
 
 class PerformanceSettings(BaseModel):

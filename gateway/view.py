@@ -25,7 +25,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.http import GraphQLHTTPResponse
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.types import ExecutionResult
 
 from gateway import errors, graphiql
@@ -35,6 +35,7 @@ from gateway.context import RequestContext
 from gateway.disconnect import DisconnectWatch
 from gateway.listing import CursorCodec
 from gateway.loaders import Loaders
+from gateway.persisted import MARK, PersistedQueries, Resolved, document_accepted
 from gateway.schema.analysis import TooComplex
 from gateway.security import Authenticator, Principal, Unauthenticated
 
@@ -110,6 +111,7 @@ class GatewayView(GraphQL[RequestContext, None]):
         authenticator: Authenticator,
         limits: LimitSettings,
         performance: PerformanceSettings,
+        persisted: PersistedQueries | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
@@ -117,6 +119,7 @@ class GatewayView(GraphQL[RequestContext, None]):
         self._auth = authenticator
         self._limits = limits
         self._performance = performance
+        self._persisted = persisted or PersistedQueries()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -166,6 +169,12 @@ class GatewayView(GraphQL[RequestContext, None]):
     async def render_graphql_ide(self, request: Request) -> Response:
         return graphiql.page_response(self._auth.settings.require_auth)
 
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        # Apollo Client's hashed GET has no query and accepts */*: it wants data
+        return "extensions" not in request.query_params and super().should_render_graphql_ide(
+            request
+        )
+
     def parse_json(self, data: str | bytes) -> Any:
         value = super().parse_json(data)
         if not isinstance(value, dict):  # batching is off; anything else is malformed
@@ -175,13 +184,55 @@ class GatewayView(GraphQL[RequestContext, None]):
     async def parse_http_body(self, request: Any) -> Any:
         data = await super().parse_http_body(request)
         for item in data if isinstance(data, list) else [data]:
-            if isinstance(item.query, str):
+            # persisted_only: a document runs from the manifest or not at all (refused
+            # before it is read; see execute_operation)
+            if isinstance(item.query, str) and not self._persisted.only:
                 tokens = count_tokens(item.query, self._limits.max_tokens)
                 if tokens > self._limits.max_tokens:
                     raise RequestRejected(
                         TooComplex("tokens", self._limits.max_tokens, tokens), None
                     )
         return data
+
+    async def execute_operation(
+        self,
+        request: Request,
+        request_adapter: Any,
+        request_data: GraphQLRequestData | list[GraphQLRequestData],
+        context: RequestContext,
+        root_value: None,
+        sub_response: Response,
+    ) -> Any:
+        """Persisted queries resolved (gateway.persisted) before the operation runs; a
+        new APQ document registered once it proved valid; Cache-Control for GETs."""
+        resolved: Resolved | None = None
+        if isinstance(request_data, GraphQLRequestData):
+            try:
+                resolved = await self._persisted.resolve(
+                    request_data.query, request_data.extensions, request.app.state.cache
+                )
+            except errors.GatewayError as exc:
+                raise RequestRejected(exc, None) from None
+            if resolved is not None:
+                request_data.query = resolved.document.text
+                request_data.extensions = {
+                    **(request_data.extensions or {}),
+                    MARK: resolved.document,
+                }
+        result = await super().execute_operation(
+            request, request_adapter, request_data, context, root_value, sub_response
+        )
+        if not isinstance(result, ExecutionResult):
+            return result
+        if resolved is not None and resolved.register and document_accepted(result.errors):
+            await self._persisted.register(resolved.document, request.app.state.cache)
+        if request.method == "GET":
+            clean = not result.errors and not context.partial_errors
+            clean = clean and not getattr(request.state, "warnings", None)
+            value = self._persisted.cache_control(request.headers, resolved is not None, clean)
+            if value is not None:
+                sub_response.headers["cache-control"] = value
+        return result
 
     async def get_sub_response(self, request: Request | WebSocket) -> Response:
         sub = GraphQLResponse()
@@ -266,6 +317,7 @@ def _wants_ide(request: Request) -> bool:
         request.method == "GET"
         and "text/html" in request.headers.get("accept", "")
         and ("query" not in request.query_params)
+        and ("extensions" not in request.query_params)  # an APQ GET carries only a hash
     )
 
 

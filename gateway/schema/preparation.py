@@ -22,13 +22,18 @@ from functools import lru_cache
 from typing import Any
 
 from graphql import DocumentNode, GraphQLError, GraphQLSchema, parse, validate
-from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
+from graphql.validation import (
+    ASTValidationRule,
+    NoSchemaIntrospectionCustomRule,
+    specified_rules,
+)
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
 from gateway.config import LimitSettings
 from gateway.context import RequestContext
+from gateway.persisted import persisted_document
 from gateway.schema.analysis import AnalysisCache, TooComplex, check, count_directives
 
 Rules = tuple[type[ASTValidationRule], ...]
@@ -50,6 +55,21 @@ def validate_document(
 
 
 _HINT = re.compile(r" ?Did you mean [^?]*\?")
+
+
+def validate_operation(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    rules: Rules = tuple(specified_rules),
+    *,
+    introspection: bool,
+    validate: Validate = validate_document,
+) -> list[GraphQLError]:
+    """The one validation of every document: a request's, and a persisted manifest's at
+    start-up (introspection refused, and no name suggested, unless introspection is on)."""
+    if not introspection:
+        rules = (*rules, NoSchemaIntrospectionCustomRule)
+    return validate(schema, document, rules, not introspection)
 
 
 class QueryCaches:
@@ -88,7 +108,10 @@ class PrepareOperation(SchemaExtension):
 
     def on_parse(self) -> Iterator[None]:
         ec = self.execution_context
-        if self.caches is not None and ec.query:
+        known = persisted_document(ec.operation_extensions)
+        if known is not None:  # parsed once per hash, however it is cached
+            ec.graphql_document = known
+        elif self.caches is not None and ec.query:
             ec.graphql_document = self.caches.parse(ec.query, **ec.parse_options)
         yield  # without caches Strawberry parses
 
@@ -105,11 +128,12 @@ class PrepareOperation(SchemaExtension):
             ec.pre_execution_errors = [GraphQLError(over.message, original_error=over)]
             yield
             return
-        if not self.introspection:
-            ec.validation_rules = (*ec.validation_rules, NoSchemaIntrospectionCustomRule)
-        validate = self.caches.validate if self.caches is not None else validate_document
-        ec.pre_execution_errors = validate(
-            ec.schema._schema, ec.graphql_document, ec.validation_rules, not self.introspection
+        ec.pre_execution_errors = validate_operation(
+            ec.schema._schema,
+            document,
+            ec.validation_rules,
+            introspection=self.introspection,
+            validate=self.caches.validate if self.caches is not None else validate_document,
         )
         ctx: Any = ec.context
         if ec.pre_execution_errors == [] and isinstance(ctx, RequestContext):
