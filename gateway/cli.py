@@ -7,6 +7,7 @@ import asyncio
 import gc
 import logging
 import sys
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -122,6 +123,14 @@ def _simulators(
 
 
 async def _demo(port: int, faults: list[str]) -> None:
+    # Adobe's and HighLevel's tokens come from the simulators' token endpoints and renew
+    # every couple of minutes; HighLevel's rotated refresh token lives in a file that
+    # matches only this run's simulator, so it goes with it.
+    with tempfile.TemporaryDirectory(prefix="gateway-demo-") as tokens:
+        await _run_demo(port, faults, str(Path(tokens) / "tokens"))
+
+
+async def _run_demo(port: int, faults: list[str], token_store: str) -> None:
     from gateway.app import create_app
     from gateway.simulators import demo_config, loopback_socket
 
@@ -136,7 +145,7 @@ async def _demo(port: int, faults: list[str]) -> None:
             **SERVER_OPTIONS,
         )
     )
-    settings = settings_from_mapping(demo_config(sim_url))
+    settings = settings_from_mapping(demo_config(sim_url, token_store=token_store))
     gateway = uvicorn.Server(
         uvicorn.Config(
             create_app(settings), host="127.0.0.1", port=port, log_level="info", **SERVER_OPTIONS

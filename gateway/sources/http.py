@@ -22,6 +22,7 @@ from gateway.cache.coalesce import Coalescer
 from gateway.cache.policy import CachePolicy
 from gateway.cache.stale import warn_stale
 from gateway.cache.store import Entry
+from gateway.credentials.base import Credential
 from gateway.errors import (
     BackendError,
     BackendPayloadInvalid,
@@ -83,10 +84,13 @@ class BackendHttp:
         cache: CachePolicy | None = None,
         coalesce: bool = True,
         attempt_headers: Callable[[], dict[str, str]] = dict,
+        credential: Credential | None = None,
     ) -> None:
         self.source = source
         self.exchange = exchange
         self.attempt_headers = attempt_headers
+        #: a renewing token sent as Authorization per attempt (None: fixed in the exchange)
+        self.credential = credential
         self._mask = masker
         self._read_error = read_error
         self._slots = asyncio.Semaphore(max_concurrency)
@@ -172,8 +176,11 @@ class BackendHttp:
             if self._budget is not None:
                 await self._budget.acquire()
             sent = {**headers, **self.attempt_headers()} if headers else self.attempt_headers()
-            async with self._slots:
-                reply = await self.exchange.get(path, query, sent)
+            if self.credential is None:
+                async with self._slots:
+                    reply = await self.exchange.get(path, query, sent)
+            else:
+                reply = await self._authorized(path, query, sent, self.credential)
             try:
                 return reply, self._interpret(path, reply, missing)
             except BackendUnavailable as exc:
@@ -199,6 +206,22 @@ class BackendHttp:
             entry = Entry(self.cache.now(), reply.status, reply.content)
             await self.cache.store.set(store_as, entry.encode(), self.cache.keep_s)
         return reply, body
+
+    async def _authorized(
+        self, path: str, query: str, sent: dict[str, str], credential: Credential
+    ) -> Reply:
+        """The GET with the credential's token; a 401 renews it at once and the GET is
+        sent again, once (the token was revoked, or ran out on the backend's clock)."""
+        token = await credential.token()
+        async with self._slots:
+            reply = await self.exchange.get(path, query, {**sent, **_bearer(token)})
+        if reply.status != 401:
+            return reply
+        token = await credential.renew(token)
+        if self._budget is not None:
+            await self._budget.acquire()
+        async with self._slots:
+            return await self.exchange.get(path, query, {**sent, **_bearer(token)})
 
     async def _spend_retry_after(self, error: BackendUnavailable) -> None:
         """A 429 closes the budget for everyone sharing it until its Retry-After; a wait
@@ -256,6 +279,10 @@ class BackendHttp:
 
     async def aclose(self) -> None:
         await self.exchange.aclose()
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
 
 
 def _stale_may_answer(error: BackendError) -> bool:
