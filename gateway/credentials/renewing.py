@@ -14,8 +14,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+from gateway.credentials.base import CredentialFailed
 from gateway.credentials.keeper import Keeper
 from gateway.resilience import Clock
+
+#: After a refusal (the endpoint says these credentials are wrong: a person must fix
+#: them), callers get the same answer this long without the endpoint being asked again.
+REFUSAL_HOLD_S = 5.0
 
 
 class RenewingCredential:
@@ -28,6 +33,8 @@ class RenewingCredential:
         self._token: str | None = None
         self._usable_until = 0.0
         self._renewal: asyncio.Task[str] | None = None
+        self._refusal: CredentialFailed | None = None
+        self._refused_until = 0.0
         #: renewals this process started (each one keeper call), for tests and metrics
         self.renewals = 0
 
@@ -46,6 +53,8 @@ class RenewingCredential:
             token = self._token
             if token is not None and token != stale and self._usable():
                 return token  # renewed by another caller since this one's token went stale
+            if self._refusal is not None and self._clock.monotonic() < self._refused_until:
+                raise self._refusal.again()
             task = self._renewal = asyncio.create_task(self._renew(stale))
             task.add_done_callback(self._landed)
         return await asyncio.shield(task)
@@ -56,7 +65,13 @@ class RenewingCredential:
     async def _renew(self, stale: str | None) -> str:
         self.renewals += 1
         started = self._clock.monotonic()
-        lease = await self.keeper.lease(stale)
+        try:
+            lease = await self.keeper.lease(stale)
+        except CredentialFailed as exc:
+            if not exc.retriable:
+                self._refusal, self._refused_until = exc, started + REFUSAL_HOLD_S
+            raise
+        self._refusal = None
         self._token, self._usable_until = lease.token, started + lease.usable_s
         return lease.token
 

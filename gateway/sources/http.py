@@ -22,7 +22,7 @@ from gateway.cache.coalesce import Coalescer
 from gateway.cache.policy import CachePolicy
 from gateway.cache.stale import warn_stale
 from gateway.cache.store import Entry
-from gateway.credentials.base import Credential
+from gateway.credentials.base import Credential, CredentialFailed
 from gateway.errors import (
     BackendError,
     BackendPayloadInvalid,
@@ -295,4 +295,6 @@ def _is_outage(error: BackendError) -> bool:
     """Failures that say the backend is down or broken (not that the request was wrong)."""
     if isinstance(error, BackendRejected):
         return False
+    if isinstance(error, CredentialFailed):  # refused credentials: the backend is fine
+        return error.retriable
     return error.http_status is None or error.http_status >= 500 or error.retriable
