@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import gc
 import logging
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -125,7 +126,9 @@ def _simulators(
 async def _demo(port: int, faults: list[str]) -> None:
     # Adobe's and HighLevel's tokens come from the simulators' token endpoints and renew
     # every couple of minutes; HighLevel's rotated refresh token lives in a file that
-    # matches only this run's simulator, so it goes with it.
+    # matches only this run's simulator, so it goes with it. uvicorn re-raises the signal
+    # that stopped it: SIGTERM then unwinds (removing the file) like Ctrl-C does.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with tempfile.TemporaryDirectory(prefix="gateway-demo-") as tokens:
         await _run_demo(port, faults, str(Path(tokens) / "tokens"))
 
