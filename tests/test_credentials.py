@@ -348,7 +348,7 @@ def test_restart_with_redis_shares_the_stored_tokens(sims: Simulators, redis_url
     rotated = tokens.refresh_token
     with redis.Redis.from_url(redis_url) as direct:
         (key,) = direct.keys("gw:cred:hl-main:*refresh")
-        assert direct.hget(key, "refresh_token") == str(rotated).encode()
+        assert json.loads(direct.get(key))["refresh_token"] == rotated
         assert direct.pttl(key) == -1  # kept until replaced: back it up with Redis's data
     with gateway_client(settings) as client:
         # The access token in Redis is still good: the new process asks for none.

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from gateway.credentials.base import CredentialFailed, Grant, Issued
+from gateway.credentials.base import CredentialFailed, Grant
 from gateway.credentials.token_file import Stored, TokenFile, origin_of, pick
 
 log = logging.getLogger("gateway.credentials")
@@ -103,7 +103,7 @@ class LocalKeeper:
                 raise CredentialFailed(
                     self.source, "the token store cannot be read", code=None, retriable=False
                 ) from None
-        self._refresh = pick(stored, self._configured)
+        self._refresh = pick(stored, self._configured, self.source)
         self._remember(self._refresh)
         return self._refresh
 
@@ -123,10 +123,6 @@ class LocalKeeper:
                 self._file.path,
                 exc.strerror or type(exc).__name__,
             )
-
-
-def issued_lease(issued: Issued) -> Lease:
-    return Lease(issued.access_token, usable_for(issued.expires_in))
 
 
 def token_file(path: str | None) -> TokenFile | None:

@@ -3,7 +3,7 @@
 Keys, under the store's prefix and the source's credential namespace:
 
 - ``access``: the access token, expiring (PX) when every replica should stop sending it;
-- ``refresh``: a hash of the rotated refresh token and its ``origin`` (token_file.py);
+- ``refresh``: the rotated refresh token and its ``origin`` (token_file.py), as JSON;
 - ``lock``: redis-py's lock, held by the one replica renewing.
 
 A replica whose token ran out or was refused first looks for a newer one in ``access``;
@@ -135,21 +135,25 @@ class RedisKeeper:
                 return self._pending.refresh_token
         if self._configured is None:
             raise CredentialFailed(self.source, "no refresh token", code=None, retriable=False)
-        missing: dict[bytes, bytes] = {}
 
-        async def read() -> dict[bytes, bytes]:
-            record = await self.store.client.hgetall(self._refresh)
-            return {bytes(k): bytes(v) for k, v in record.items()}  # type: ignore[arg-type]
+        async def read() -> tuple[bool, bytes | None]:
+            value = await self.store.client.get(self._refresh)
+            return True, value if isinstance(value, bytes) else None
 
-        record = await self.store.run(read, missing)
-        if record is missing:
+        unreached: tuple[bool, bytes | None] = (False, None)
+        reached, value = await self.store.run(read, unreached)
+        if not reached:
             raise self._unreachable()
         stored = None
-        if record:
-            origin, token = record.get(b"origin"), record.get(b"refresh_token")
-            if origin and token:
-                stored = Stored(origin.decode(), token.decode())
-        refresh = pick(stored, self._configured)
+        if value is not None:
+            try:
+                stored = Stored.decode(value)
+            except ValueError:
+                log.error("source %s: the refresh token in Redis cannot be read", self.source)
+                raise CredentialFailed(
+                    self.source, "the token store cannot be read", code=None, retriable=False
+                ) from None
+        refresh = pick(stored, self._configured, self.source)
         self._remember(refresh)
         return refresh
 
@@ -160,11 +164,7 @@ class RedisKeeper:
 
     async def _write(self, stored: Stored) -> None:
         async def write() -> bool:
-            mapping: dict[str | bytes, str | bytes] = {
-                "origin": stored.origin,
-                "refresh_token": stored.refresh_token,
-            }
-            await self.store.client.hset(self._refresh, mapping=mapping)  # type: ignore[arg-type]
+            await self.store.client.set(self._refresh, stored.encode())
             return True
 
         if await self.store.run(write, False):

@@ -34,8 +34,28 @@ class Stored:
     def __repr__(self) -> str:
         return f"Stored(origin={self.origin!r})"
 
+    def record(self) -> dict[str, str]:
+        return {"origin": self.origin, "refresh_token": self.refresh_token}
 
-def pick(stored: Stored | None, configured: str) -> str:
+    @staticmethod
+    def of(record: object) -> Stored:
+        """Raises ValueError for anything but a stored refresh token's record."""
+        if not isinstance(record, dict):
+            raise ValueError("not a stored refresh token")
+        origin, token = record.get("origin"), record.get("refresh_token")
+        if not isinstance(origin, str) or not isinstance(token, str) or not token:
+            raise ValueError("not a stored refresh token")
+        return Stored(origin, token)
+
+    def encode(self) -> bytes:
+        return json.dumps(self.record()).encode()
+
+    @staticmethod
+    def decode(data: bytes) -> Stored:
+        return Stored.of(json.loads(data))
+
+
+def pick(stored: Stored | None, configured: str, source: str) -> str:
     """The refresh token to present: the stored one descends from the configured one
     (a restart), unless an operator configured a new one since (a re-authorization)."""
     if stored is None:
@@ -43,8 +63,9 @@ def pick(stored: Stored | None, configured: str) -> str:
     if stored.origin == origin_of(configured):
         return stored.refresh_token
     log.warning(
-        "credentials: the configured refresh token is not the one the stored token "
-        "descends from (re-authorized?); presenting the configured one"
+        "source %s: the configured refresh token is not the one the stored token "
+        "descends from (authorized again?); presenting the configured one",
+        source,
     )
     return configured
 
@@ -71,12 +92,7 @@ class TokenFile:
 
     def read(self, key: str) -> Stored | None:
         record = self._load().get(key)
-        if record is None:
-            return None
-        origin, token = record.get("origin"), record.get("refresh_token")
-        if not isinstance(origin, str) or not isinstance(token, str) or not token:
-            raise ValueError(f"the record {key} is not a stored refresh token")
-        return Stored(origin, token)
+        return None if record is None else Stored.of(record)
 
     def write(self, key: str, stored: Stored) -> None:
         """Sets one source's record; the file is replaced whole, fsynced, mode 0600.
@@ -85,7 +101,7 @@ class TokenFile:
         yields to the event loop cannot interleave with another source's.
         """
         data = self._load()
-        data[key] = {"origin": stored.origin, "refresh_token": stored.refresh_token}
+        data[key] = stored.record()
         temp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as handle:
