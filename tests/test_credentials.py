@@ -546,3 +546,35 @@ def test_probe_credentials_names_the_refusal(sims: Simulators, store: Path) -> N
     dead = renewing_config(sims, store, highlevel={"oauth_url": f"http://127.0.0.1:{free_port()}"})
     assert asyncio.run(probe(dead))["hl-main"] == "cannot reach the token endpoint (ConnectError)"
     assert os.path.exists(store)
+
+
+def test_a_caller_that_goes_away_does_not_abandon_a_renewal(sims: Simulators, store: Path) -> None:
+    """The refresh token is spent as the endpoint answers: the answer must still land."""
+    import asyncio
+
+    from gateway.app import build_sources
+    from gateway.credentials.renewing import RenewingCredential
+
+    sims.set.faults.set("highlevel", "latency=400;path=/oauth/token")
+    tokens = issuer(sims, "highlevel")
+
+    async def scenario() -> str:
+        sources = build_sources(settings_of(renewing_config(sims, store)))
+        credential = getattr(sources["hl-main"], "credential", None)
+        assert isinstance(credential, RenewingCredential)
+        try:
+            first = asyncio.create_task(credential.token())
+            await asyncio.sleep(0.1)
+            first.cancel()  # its client disconnected mid-renewal
+            with pytest.raises(asyncio.CancelledError):
+                await first
+            return await credential.token()  # the same renewal, landed
+        finally:
+            for source in sources.values():
+                await source.aclose()
+
+    token = asyncio.run(scenario())
+    assert list(tokens.issued) == [token]
+    assert token_calls(sims, "highlevel") == 1 and tokens.refusals == {}
+    (record,) = json.loads(store.read_text()).values()
+    assert record["refresh_token"] == tokens.refresh_token

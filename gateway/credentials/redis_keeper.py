@@ -56,8 +56,6 @@ class RedisKeeper:
         self._wait_s = self._hold_s + 1.0
         #: a rotated refresh token Redis could not take yet (this replica's alone)
         self._pending: Stored | None = None
-        #: renewals this keeper made (not adopted from another replica), for tests
-        self.renewed = 0
 
     async def lease(self, refused: str | None) -> Lease:
         shared = await self._shared(refused)
@@ -110,7 +108,6 @@ class RedisKeeper:
     async def _renew(self) -> Lease:
         refresh = await self._refresh_token() if self.grant.rotates else None
         issued = await self.grant.request(refresh)
-        self.renewed += 1
         self._remember(issued.access_token)
         if issued.refresh_token is not None and self.grant.rotates:
             await self._keep(issued.refresh_token)
@@ -183,7 +180,6 @@ class RedisKeeper:
         if self.grant.rotates:
             raise self._unreachable()
         issued = await self.grant.request(None)
-        self.renewed += 1
         self._remember(issued.access_token)
         return Lease(issued.access_token, usable_for(issued.expires_in))
 

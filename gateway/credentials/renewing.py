@@ -35,7 +35,7 @@ class RenewingCredential:
         self._renewal: asyncio.Task[str] | None = None
         self._refusal: CredentialFailed | None = None
         self._refused_until = 0.0
-        #: renewals this process started (each one keeper call), for tests and metrics
+        #: renewals this process started (each one keeper call; some find a shared token)
         self.renewals = 0
 
     async def token(self) -> str:
