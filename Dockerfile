@@ -5,7 +5,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY gateway ./gateway
-RUN pip install . && useradd --system --uid 10001 --no-create-home gateway
+RUN pip install . && useradd --system --uid 10001 --no-create-home gateway \
+  && install -d -o gateway -m 0700 /var/lib/gateway
+# token_store: rotated OAuth refresh tokens (README, "Backend credentials that renew")
+VOLUME /var/lib/gateway
 
 USER gateway
 ENV GATEWAY_CONFIG=/etc/gateway/gateway.toml PORT=8000

@@ -7,7 +7,9 @@ import asyncio
 import gc
 import logging
 import os
+import signal
 import sys
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -153,6 +155,16 @@ def _simulators(
 
 
 async def _demo(port: int, faults: list[str]) -> None:
+    # Adobe's and HighLevel's tokens come from the simulators' token endpoints and renew
+    # every couple of minutes; HighLevel's rotated refresh token lives in a file that
+    # matches only this run's simulator, so it goes with it. uvicorn re-raises the signal
+    # that stopped it: SIGTERM then unwinds (removing the file) like Ctrl-C does.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    with tempfile.TemporaryDirectory(prefix="gateway-demo-") as tokens:
+        await _run_demo(port, faults, str(Path(tokens) / "tokens"))
+
+
+async def _run_demo(port: int, faults: list[str], token_store: str) -> None:
     from gateway.app import create_app
     from gateway.simulators import demo_config, loopback_socket
 
@@ -167,7 +179,7 @@ async def _demo(port: int, faults: list[str]) -> None:
             **SERVER_OPTIONS,
         )
     )
-    config = demo_config(sim_url)
+    config = demo_config(sim_url, token_store=token_store)
     for source in config["sources"].values():
         source.update(DEMO_CACHE)
     settings = settings_from_mapping(config)

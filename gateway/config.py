@@ -244,9 +244,13 @@ def settings_from_mapping(mapping: Mapping[str, Any]) -> Settings:
         except ValidationError as exc:
             raise ConfigError(_describe(exc, where, adapter.settings)) from None
     try:
-        return Settings.model_validate({**data, "sources": sources})
+        settings = Settings.model_validate({**data, "sources": sources})
     except ValidationError as exc:
         raise ConfigError(_describe(exc, "", Settings)) from None
+    for name, source in settings.sources.items():
+        if (problem := source.check_with_cache(settings.cache.backend)) is not None:
+            raise ConfigError(f"sources.{name}.{problem}")
+    return settings
 
 
 def load_settings(path: Path) -> Settings:

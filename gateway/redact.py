@@ -38,11 +38,27 @@ def scrub_payload(value: Any) -> Any:
 
 
 class SecretMasker:
-    """Replaces configured secret values (tokens, keys) in free text such as error bodies."""
+    """Replaces configured secret values (tokens, keys) in free text such as error bodies,
+    and secrets learned at run time (renewed access and refresh tokens)."""
+
+    #: learned secrets kept: the newest this many (older tokens are long expired)
+    LEARNED = 16
 
     def __init__(self, secrets: Iterable[str]) -> None:
-        values = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
-        self._pattern = re.compile("|".join(map(re.escape, values))) if values else None
+        self._fixed = {s for s in secrets if s and len(s) >= 4}
+        self._learned: list[str] = []
+        self._pattern = self._compile()
+
+    def _compile(self) -> re.Pattern[str] | None:
+        values = sorted({*self._fixed, *self._learned}, key=len, reverse=True)
+        return re.compile("|".join(map(re.escape, values))) if values else None
+
+    def add(self, secret: str) -> None:
+        """Mask ``secret`` too from now on."""
+        if len(secret) < 4 or secret in self._fixed or secret in self._learned:
+            return
+        self._learned = [*self._learned[-(self.LEARNED - 1) :], secret]
+        self._pattern = self._compile()
 
     def __call__(self, message: str) -> str:
         if self._pattern is None:

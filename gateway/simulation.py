@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import secrets
 import threading
 import time
 from collections.abc import Mapping
@@ -19,6 +20,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
+from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -385,3 +387,75 @@ class SlidingWindow:
             return False, 0
         self._times.append(now)
         return True, self.limit - len(self._times)
+
+
+# -- token endpoints ---------------------------------------------------------------------
+
+#: How long the simulators' access tokens live unless a test says otherwise: short, so
+#: `make run` renews them every couple of minutes.
+TOKEN_LIFETIME_S = 120.0
+
+
+@dataclass
+class TokenIssuer:
+    """A token endpoint's state (RFC 6749): one client, the access tokens it issued and
+    when they expire, and for a rotating grant the one refresh token that is valid now
+    (presenting it spends it and issues the next). Part of a simulator's Data, so a test's
+    tokens are forgotten with its data."""
+
+    client_id: str
+    client_secret: str
+    lifetime_s: float = TOKEN_LIFETIME_S
+    #: the refresh token a rotating grant accepts now; None: client credentials only
+    refresh_token: str | None = None
+    #: access token → when it expires (time.monotonic())
+    issued: dict[str, float] = field(default_factory=dict)
+    #: tokens issued, and refusals by error code (for tests)
+    grants: int = 0
+    refusals: dict[str, int] = field(default_factory=dict)
+    #: every refresh token presented, in order (for tests)
+    presented: list[str] = field(default_factory=list)
+
+    def accepts(self, token: str) -> bool:
+        expires = self.issued.get(token)
+        return expires is not None and time.monotonic() < expires
+
+    def expire_all(self) -> None:
+        """Every issued access token runs out now (as if the backend's clock jumped)."""
+        self.issued = dict.fromkeys(self.issued, 0.0)
+
+    def refuse(self, status: int, code: str, description: str) -> Response:
+        self.refusals[code] = self.refusals.get(code, 0) + 1
+        return JSON({"error": code, "error_description": description}, status)
+
+    def client_refusal(self, form: Mapping[str, str]) -> Response | None:
+        if form.get("client_id") != self.client_id:
+            return self.refuse(400, "invalid_client", "invalid client_id parameter")
+        if form.get("client_secret") != self.client_secret:
+            return self.refuse(401, "invalid_client", "invalid client_secret parameter")
+        return None
+
+    def issue(self, **extra: Any) -> dict[str, Any]:
+        token = f"sim-at-{secrets.token_urlsafe(18)}"
+        self.issued[token] = time.monotonic() + self.lifetime_s
+        self.grants += 1
+        lifetime = int(self.lifetime_s) if self.lifetime_s == int(self.lifetime_s) else None
+        return {
+            "access_token": token,
+            "token_type": "bearer",
+            "expires_in": lifetime if lifetime is not None else self.lifetime_s,
+            **extra,
+        }
+
+    def rotate(self, presented: str | None) -> dict[str, Any] | Response:
+        """A refresh grant: the presented token spent, the next one in the answer."""
+        self.presented.append(presented or "")
+        if not presented or presented != self.refresh_token:
+            return self.refuse(400, "invalid_grant", "Invalid grant: refresh token is invalid")
+        self.refresh_token = f"sim-rt-{secrets.token_urlsafe(18)}"
+        return self.issue(refresh_token=self.refresh_token)
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    """An application/x-www-form-urlencoded body (without python-multipart)."""
+    return dict(parse_qsl((await request.body()).decode("latin-1"), keep_blank_values=True))

@@ -67,10 +67,20 @@ class SimulatorSet:
         return Starlette(routes=routes)
 
 
-def demo_config(base_url: str, kinds: list[str] | None = None) -> dict[str, Any]:
-    """The config mapping of the demo: one source per kind, open access, introspection on."""
+def demo_config(
+    base_url: str, kinds: list[str] | None = None, *, token_store: str | None = None
+) -> dict[str, Any]:
+    """The config mapping of the demo: one source per kind, open access, introspection on.
+
+    Every source has a fixed token, unless ``token_store`` is given: then adobe and hl-main
+    get their tokens from the simulators' token endpoints and renew them (``gateway demo``),
+    hl-main keeping its rotated refresh token in that file.
+    """
+    renewing = token_store is not None
     sources = {
-        name: module.demo_source(f"{base_url}/{kind}")
+        name: module.demo_source(f"{base_url}/{kind}", **_credentials(kind, token_store))
+        if renewing
+        else module.demo_source(f"{base_url}/{kind}")
         for kind, (module, name) in SIMULATORS.items()
         if kinds is None or kind in kinds
     }
@@ -82,6 +92,14 @@ def demo_config(base_url: str, kinds: list[str] | None = None) -> dict[str, Any]
             "introspection": True,
         },
     }
+
+
+def _credentials(kind: str, token_store: str | None) -> dict[str, Any]:
+    if kind == "adobe_vip":
+        return {"renewing": True}
+    if kind == "highlevel":
+        return {"renewing": True, "token_store": token_store}
+    return {}
 
 
 def loopback_socket(port: int = 0) -> socket.socket:

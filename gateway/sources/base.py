@@ -46,6 +46,10 @@ class SourceSettings(BaseModel):
         """Credential values that must never appear in a response, error or log."""
         return []
 
+    def check_with_cache(self, cache_backend: str) -> str | None:
+        """What this table lacks to work with the ``[cache]`` backend ("key: why")."""
+        return None
+
 
 # A result per requested key: the object, None when the backend says it does not
 # exist, or the exception that cost only this key.

@@ -22,6 +22,7 @@ from gateway.cache.coalesce import Coalescer
 from gateway.cache.policy import CachePolicy
 from gateway.cache.stale import warn_stale
 from gateway.cache.store import Entry
+from gateway.credentials.base import Credential, CredentialFailed
 from gateway.errors import (
     BackendError,
     BackendPayloadInvalid,
@@ -83,10 +84,13 @@ class BackendHttp:
         cache: CachePolicy | None = None,
         coalesce: bool = True,
         attempt_headers: Callable[[], dict[str, str]] = dict,
+        credential: Credential | None = None,
     ) -> None:
         self.source = source
         self.exchange = exchange
         self.attempt_headers = attempt_headers
+        #: a renewing token sent as Authorization per attempt (None: fixed in the exchange)
+        self.credential = credential
         self._mask = masker
         self._read_error = read_error
         self._slots = asyncio.Semaphore(max_concurrency)
@@ -170,10 +174,10 @@ class BackendHttp:
 
         async def attempt() -> tuple[Reply, Any]:
             sent = {**headers, **self.attempt_headers()} if headers else self.attempt_headers()
-            async with self._slots:
-                if self._budget is not None:  # granted as the call leaves, not before
-                    await self._budget.acquire()
-                reply = await self.exchange.get(path, query, sent)
+            if self.credential is None:
+                reply = await self._send(path, query, sent)
+            else:
+                reply = await self._authorized(path, query, sent, self.credential)
             try:
                 return reply, self._interpret(path, reply, missing)
             except BackendUnavailable as exc:
@@ -201,6 +205,24 @@ class BackendHttp:
             keep = self.cache.keep_s if reply.status < 400 else self.cache.ttl_s
             await self.cache.store.set(store_as, entry.encode(), keep)
         return reply, body
+
+    async def _authorized(
+        self, path: str, query: str, sent: dict[str, str], credential: Credential
+    ) -> Reply:
+        """The GET with the credential's token; a 401 renews it at once and the GET is
+        sent again, once (the token was revoked, or ran out on the backend's clock)."""
+        token = await credential.token()
+        reply = await self._send(path, query, {**sent, **_bearer(token)})
+        if reply.status != 401:
+            return reply
+        token = await credential.renew(token)
+        return await self._send(path, query, {**sent, **_bearer(token)})
+
+    async def _send(self, path: str, query: str, headers: Mapping[str, str]) -> Reply:
+        async with self._slots:
+            if self._budget is not None:  # granted as the call leaves, not before
+                await self._budget.acquire()
+            return await self.exchange.get(path, query, headers)
 
     async def _spend_retry_after(self, error: BackendUnavailable) -> None:
         """A 429 closes the budget for everyone sharing it until its Retry-After; a wait
@@ -260,6 +282,10 @@ class BackendHttp:
         await self.exchange.aclose()
 
 
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
 def _stale_may_answer(error: BackendError) -> bool:
     """A cached copy answers for a backend that is down, broken or over its budget, never
     for one that refused the request (a 4xx says the copy may be wrong to show)."""
@@ -270,4 +296,6 @@ def _is_outage(error: BackendError) -> bool:
     """Failures that say the backend is down or broken (not that the request was wrong)."""
     if isinstance(error, BackendRejected):
         return False
+    if isinstance(error, CredentialFailed):  # refused credentials: the backend is fine
+        return error.retriable
     return error.http_status is None or error.http_status >= 500 or error.retriable

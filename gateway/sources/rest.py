@@ -7,7 +7,7 @@ normalizer's complaint about a payload into a BACKEND_ERROR for that one object.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import ClassVar, Generic, TypeVar
 from urllib.parse import quote
 
@@ -17,6 +17,7 @@ from httpx_aiohttp import AiohttpTransport
 from gateway.cache.policy import CachePolicy, build_budget, namespace
 from gateway.cache.store import Store
 from gateway.concurrency import gather
+from gateway.credentials.base import Credential
 from gateway.domain import Customer, Order, OrderPage, OrderQuery, SourceKind
 from gateway.errors import GatewayError, misshapen
 from gateway.redact import SecretMasker
@@ -70,10 +71,13 @@ class RestSource(ABC, Generic[S]):
         clock = clock or SystemClock()
         exchange = self._exchange(transport, http_transport)
         space = namespace(name, self.kind.value, str(settings.base_url))
+        masker = SecretMasker(settings.secrets())
+        #: a token that renews itself, or None for a fixed token (sent by the exchange)
+        self.credential = self.renewing_credential(cache, clock, masker.add)
         self.http = BackendHttp(
             source=name,
             exchange=exchange,
-            masker=SecretMasker(settings.secrets()),
+            masker=masker,
             read_error=type(self).read_error,
             max_concurrency=settings.max_concurrency,
             retry=RetryPolicy(
@@ -99,6 +103,7 @@ class RestSource(ABC, Generic[S]):
             else None,
             coalesce=coalesce,
             attempt_headers=self.attempt_headers,
+            credential=self.credential,
         )
 
     def _exchange(
@@ -135,6 +140,13 @@ class RestSource(ABC, Generic[S]):
     def attempt_headers(self) -> dict[str, str]:
         """Headers made anew for every attempt of a call (none unless a kind needs them)."""
         return {}
+
+    def renewing_credential(
+        self, cache: Store | None, clock: Clock, remember: Callable[[str], None]
+    ) -> Credential | None:
+        """The source's token when it renews itself (then ``headers`` leave Authorization
+        out); ``remember`` is told every token it gets, to mask it. None: a fixed token."""
+        return None
 
     @abstractmethod
     async def fetch_order(self, source_id: str) -> Order | None: ...
@@ -176,6 +188,8 @@ class RestSource(ABC, Generic[S]):
 
     async def aclose(self) -> None:
         await self.http.aclose()
+        if self.credential is not None:
+            await self.credential.aclose()
 
     # -- helpers ----------------------------------------------------------------------
     async def _one(self, what: str, object_id: str, work: Awaitable[T]) -> Fetched[T]:

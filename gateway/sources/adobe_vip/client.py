@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
+from gateway.cache.store import Store
+from gateway.credentials.adobe_ims import AdobeIms
+from gateway.credentials.base import Credential
+from gateway.credentials.build import renewing
 from gateway.domain import Customer, Order, OrderPage, OrderQuery, SourceKind
 from gateway.errors import BadUserInput
+from gateway.resilience import Clock
 from gateway.sources.adobe_vip import normalize
 from gateway.sources.adobe_vip.settings import AdobeVipSettings
 from gateway.sources.http import ErrorReader
@@ -46,12 +51,38 @@ class AdobeVipSource(RestSource[AdobeVipSettings]):
     read_error: ClassVar[ErrorReader] = staticmethod(read_error)
 
     def headers(self) -> dict[str, str]:
-        return {
-            "Authorization": f"Bearer {self.settings.token}",
-            "X-Api-Key": self.settings.api_key,
+        fixed = {
+            "X-Api-Key": self.settings.x_api_key,
             "Accept": "application/json",
             "Content-Type": "application/json",
         }
+        if self.settings.token is not None:
+            fixed["Authorization"] = f"Bearer {self.settings.token}"
+        return fixed
+
+    def renewing_credential(
+        self, cache: Store | None, clock: Clock, remember: Callable[[str], None]
+    ) -> Credential | None:
+        conf = self.settings
+        if conf.ims_client_id is None or conf.ims_client_secret is None:
+            return None
+        grant = AdobeIms(
+            self.name,
+            ims_url=str(conf.ims_url),
+            client_id=conf.ims_client_id,
+            client_secret=conf.ims_client_secret,
+            scopes=conf.ims_scopes,
+            timeout_s=conf.timeout_s,
+        )
+        return renewing(
+            self.name,
+            grant,
+            client_id=conf.ims_client_id,
+            cache=cache,
+            clock=clock,
+            remember=remember,
+            timeout_s=conf.timeout_s,
+        )
 
     def attempt_headers(self) -> dict[str, str]:
         return {"X-Request-Id": str(uuid.uuid4())}

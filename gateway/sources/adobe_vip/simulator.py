@@ -1,4 +1,5 @@
-"""An Adobe VIP Marketplace Partner API double: headers, history paging, error codes."""
+"""An Adobe VIP Marketplace Partner API double: headers, history paging, error codes; and
+Adobe IMS's token endpoint (client credentials), whose short-lived tokens it accepts."""
 
 from __future__ import annotations
 
@@ -15,11 +16,23 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway.simulation import JSON, NOW, created_times, demo_rng, int_param, iso_z, people
+from gateway.simulation import (
+    JSON,
+    NOW,
+    TokenIssuer,
+    created_times,
+    demo_rng,
+    int_param,
+    iso_z,
+    people,
+    read_form,
+)
 from gateway.values import ValueProblem, utc_datetime
 
 DEMO_TOKEN = "demo-adobe-ims-token"
 DEMO_API_KEY = "demo-adobe-api-key"
+DEMO_IMS_CLIENT_ID = "demo-adobe-ims-client"
+DEMO_IMS_CLIENT_SECRET = "demo-adobe-ims-secret-p8Vq2"
 SEED_ORDERS: list[dict[str, Any]] = json.loads(
     (Path(__file__).parent / "seed_orders.json").read_text()
 )
@@ -38,6 +51,10 @@ class Data:
     customers: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: customer id → that customer's orders, newest first
     orders: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    #: Adobe IMS: the one OAuth server-to-server client it knows
+    tokens: TokenIssuer = field(
+        default_factory=lambda: TokenIssuer(DEMO_IMS_CLIENT_ID, DEMO_IMS_CLIENT_SECRET)
+    )
 
 
 def _customer(cid: str, person: Any) -> dict[str, Any]:
@@ -161,9 +178,14 @@ def _error(status: int, code: str, message: str) -> Response:
 def create_app(data: Data, *, token: str = DEMO_TOKEN, api_key: str = DEMO_API_KEY) -> Starlette:
     def denied(request: Request) -> Response | None:
         h = request.headers
-        if h.get("authorization") != f"Bearer {token}":
+        bearer = h.get("authorization", "")
+        if bearer == f"Bearer {token}":
+            wanted_key = api_key
+        elif bearer.startswith("Bearer ") and data.tokens.accepts(bearer[7:]):
+            wanted_key = data.tokens.client_id  # an IMS token goes with its client id
+        else:
             return _error(401, "4116", "Invalid Authorization token")
-        if h.get("x-api-key") != api_key:
+        if h.get("x-api-key") != wanted_key:
             return _error(403, "4115", "Invalid API Key")
         if not h.get("x-correlation-id"):
             return _error(400, "1132", "Missing X-Correlation-Id header")
@@ -240,8 +262,20 @@ def create_app(data: Data, *, token: str = DEMO_TOKEN, api_key: str = DEMO_API_K
         found = data.customers.get(request.path_params["cid"])
         return JSON(found) if found else _error(404, "1116", "Invalid Customer ID")
 
+    async def ims_token(request: Request) -> Response:
+        form = await read_form(request)
+        tokens = data.tokens
+        if form.get("grant_type") != "client_credentials":
+            return tokens.refuse(400, "unsupported_grant_type", "grant_type is not supported")
+        if (refusal := tokens.client_refusal(form)) is not None:
+            return refusal
+        if not form.get("scope"):
+            return tokens.refuse(400, "invalid_scope", "scope is missing")
+        return JSON(tokens.issue())
+
     return Starlette(
         routes=[
+            Route("/ims/token/v3", ims_token, methods=["POST"]),
             Route("/v3/customers/{cid}", get_customer),
             Route("/v3/customers/{cid}/orders", history),
             Route("/v3/customers/{cid}/orders/{oid}", get_order),
@@ -249,12 +283,22 @@ def create_app(data: Data, *, token: str = DEMO_TOKEN, api_key: str = DEMO_API_K
     )
 
 
-def demo_source(base_url: str) -> dict[str, Any]:
+def demo_source(base_url: str, *, renewing: bool = False) -> dict[str, Any]:
+    """The demo's source; ``renewing``: IMS client credentials (the token endpoint is
+    served beside the API) instead of a fixed token."""
+    credentials: dict[str, Any] = (
+        {
+            "ims_client_id": DEMO_IMS_CLIENT_ID,
+            "ims_client_secret": DEMO_IMS_CLIENT_SECRET,
+            "ims_url": base_url,
+        }
+        if renewing
+        else {"token": DEMO_TOKEN, "api_key": DEMO_API_KEY}
+    )
     return {
         "kind": "adobe_vip",
         "base_url": base_url,
-        "token": DEMO_TOKEN,
-        "api_key": DEMO_API_KEY,
+        **credentials,
         "customer_ids": sample_customer_ids(),
     }
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any, ClassVar
 
+from gateway.cache.store import Store
+from gateway.credentials.base import Credential
+from gateway.credentials.build import renewing
+from gateway.credentials.highlevel_oauth import HighLevelOAuth
 from gateway.domain import Customer, Order, OrderPage, OrderQuery, SourceKind
+from gateway.resilience import Clock
 from gateway.sources.highlevel import normalize
 from gateway.sources.highlevel.settings import HighLevelSettings
 from gateway.sources.http import ErrorReader
@@ -38,11 +43,35 @@ class HighLevelSource(RestSource[HighLevelSettings]):
     read_error: ClassVar[ErrorReader] = staticmethod(read_error)
 
     def headers(self) -> dict[str, str]:
-        return {
-            "Authorization": f"Bearer {self.settings.token}",
-            "Version": API_VERSION,
-            "Accept": "application/json",
-        }
+        fixed = {"Version": API_VERSION, "Accept": "application/json"}
+        if self.settings.token is not None:
+            fixed["Authorization"] = f"Bearer {self.settings.token}"
+        return fixed
+
+    def renewing_credential(
+        self, cache: Store | None, clock: Clock, remember: Callable[[str], None]
+    ) -> Credential | None:
+        conf = self.settings
+        if conf.oauth_client_id is None or conf.oauth_client_secret is None:
+            return None
+        grant = HighLevelOAuth(
+            self.name,
+            oauth_url=str(conf.oauth_url),
+            client_id=conf.oauth_client_id,
+            client_secret=conf.oauth_client_secret,
+            timeout_s=conf.timeout_s,
+        )
+        return renewing(
+            self.name,
+            grant,
+            client_id=conf.oauth_client_id,
+            cache=cache,
+            clock=clock,
+            remember=remember,
+            timeout_s=conf.timeout_s,
+            configured_refresh=conf.oauth_refresh_token,
+            token_store=conf.token_store,
+        )
 
     def _location(self) -> dict[str, str]:
         return {"altId": self.settings.location_id, "altType": "location"}

@@ -1,18 +1,61 @@
 """The `[sources.<name>]` table of kind highlevel."""
 
+from __future__ import annotations
+
+from pathlib import Path
 from typing import Literal
 
+from pydantic import AnyHttpUrl, model_validator
+from pydantic_core import PydanticCustomError
+
+from gateway.credentials.config import one_way
+from gateway.credentials.highlevel_oauth import DEFAULT_URL
 from gateway.sources.base import SourceSettings
 
 
 class HighLevelSettings(SourceSettings):
     kind: Literal["highlevel"] = "highlevel"
-    #: the private integration or OAuth token, sent as "Authorization: Bearer <token>"
-    token: str
+    #: a private integration token, sent as "Authorization: Bearer <token>"; or oauth_*
+    token: str | None = None
+    #: a marketplace app's OAuth: the access token is renewed with a refresh token that
+    #: rotates (each renewal spends it and returns the next)
+    oauth_client_id: str | None = None
+    oauth_client_secret: str | None = None
+    #: the first refresh token; a rotated one stored (Redis or token_store) wins over it
+    oauth_refresh_token: str | None = None
+    #: POST {oauth_url}/oauth/token
+    oauth_url: AnyHttpUrl = AnyHttpUrl(DEFAULT_URL)
+    #: the file rotated refresh tokens live in when [cache] is not redis (mode 0600)
+    token_store: str | None = None
     #: the sub-account (location) whose orders are read; sent as altId with altType=location
     location_id: str
     #: HighLevel allows 100 requests per 10 s per location: bursts queue client-side
     rate_limit: int | None = 100
 
+    @model_validator(mode="after")
+    def _credentials(self) -> HighLevelSettings:
+        one_way(
+            ("token", self.token),
+            {
+                "oauth_client_id": self.oauth_client_id,
+                "oauth_client_secret": self.oauth_client_secret,
+                "oauth_refresh_token": self.oauth_refresh_token,
+            },
+        )
+        if self.token_store is not None and not Path(self.token_store).parent.is_dir():
+            raise PydanticCustomError("credentials", "'token_store': its directory does not exist")
+        return self
+
+    def check_with_cache(self, cache_backend: str) -> str | None:
+        if self.oauth_refresh_token is None or cache_backend == "redis":
+            return None
+        if self.token_store is None:
+            return (
+                "token_store: required with oauth_refresh_token unless [cache] backend is "
+                '"redis" (a rotated refresh token must outlive the process)'
+            )
+        return None
+
     def secrets(self) -> list[str]:
-        return [self.token]
+        values = (self.token, self.oauth_client_secret, self.oauth_refresh_token)
+        return [v for v in values if v]

@@ -1,4 +1,5 @@
-"""A HighLevel payments-orders API double: Bearer + Version, altId, 400 for unknown ids."""
+"""A HighLevel payments-orders API double: Bearer + Version, altId, 400 for unknown ids;
+and its OAuth token endpoint, whose refresh tokens rotate (each one spent when used)."""
 
 from __future__ import annotations
 
@@ -14,15 +15,21 @@ from starlette.routing import Route
 from gateway.simulation import (
     JSON,
     SlidingWindow,
+    TokenIssuer,
     created_times,
     demo_rng,
     int_param,
     iso_z,
     people,
+    read_form,
 )
 
 DEMO_TOKEN = "demo-highlevel-token"
 DEMO_LOCATION = "3SwdhCu3svxI8AKsPJt6"
+DEMO_OAUTH_CLIENT_ID = "demo-hl-app.client"
+DEMO_OAUTH_CLIENT_SECRET = "demo-hl-app-secret-Zr41x"
+#: the refresh token a fresh simulator accepts (spent by its first use)
+DEMO_REFRESH_TOKEN = "demo-hl-refresh-0-Kd93Lw"
 API_VERSION = "2021-07-28"
 
 #: The seed's documented order (GET /payments/orders/653f5e0cde5a1314e62a837c), as JSON.
@@ -106,10 +113,18 @@ _PRODUCTS = [
 STATUS_VALUES = ["completed", "completed", "pending", "cancelled", "refunded"]
 
 
+def _issuer() -> TokenIssuer:
+    return TokenIssuer(
+        DEMO_OAUTH_CLIENT_ID, DEMO_OAUTH_CLIENT_SECRET, refresh_token=DEMO_REFRESH_TOKEN
+    )
+
+
 @dataclass
 class Data:
     orders: list[dict[str, Any]] = field(default_factory=list)
     contacts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: the marketplace app's OAuth: one client, one valid refresh token at a time
+    tokens: TokenIssuer = field(default_factory=_issuer)
 
 
 def sample_data(count: int = 60) -> Data:
@@ -251,7 +266,10 @@ def create_app(
                         "X-RateLimit-Interval-Milliseconds": str(int(window.window_s * 1000)),
                     },
                 )
-        if request.headers.get("authorization") != f"Bearer {token}":
+        bearer = request.headers.get("authorization", "")
+        if bearer != f"Bearer {token}" and not (
+            bearer.startswith("Bearer ") and data.tokens.accepts(bearer[7:])
+        ):
             return _error(401, "Invalid JWT", "Unauthorized")
         if request.headers.get("version") != API_VERSION:
             return _error(400, "Version header is missing or not supported")
@@ -302,8 +320,30 @@ def create_app(
         found = next((c for c in data.contacts.values() if c["email"].lower() == email), None)
         return JSON({"contact": found})
 
+    async def oauth_token(request: Request) -> Response:
+        form = await read_form(request)
+        tokens = data.tokens
+        if form.get("grant_type") != "refresh_token":
+            return tokens.refuse(400, "unsupported_grant_type", "grant_type is not supported")
+        if (refusal := tokens.client_refusal(form)) is not None:
+            return refusal
+        if form.get("user_type") not in ("Location", "Company"):
+            return tokens.refuse(400, "invalid_request", "user_type must be Location or Company")
+        answer = tokens.rotate(form.get("refresh_token"))
+        if isinstance(answer, Response):
+            return answer
+        return JSON(
+            {
+                **answer,
+                "scope": "payments/orders.readonly contacts.readonly",
+                "userType": "Location",
+                "locationId": location_id,
+            }
+        )
+
     return Starlette(
         routes=[
+            Route("/oauth/token", oauth_token, methods=["POST"]),
             Route("/payments/orders", list_orders),
             Route("/payments/orders/{id}", get_order),
             Route("/contacts/search/duplicate", duplicate),
@@ -312,10 +352,25 @@ def create_app(
     )
 
 
-def demo_source(base_url: str) -> dict[str, Any]:
+def demo_source(
+    base_url: str, *, renewing: bool = False, token_store: str | None = None
+) -> dict[str, Any]:
+    """The demo's source; ``renewing``: the OAuth app with its rotating refresh token
+    (kept in ``token_store``) instead of a fixed private integration token."""
+    credentials: dict[str, Any] = (
+        {
+            "oauth_client_id": DEMO_OAUTH_CLIENT_ID,
+            "oauth_client_secret": DEMO_OAUTH_CLIENT_SECRET,
+            "oauth_refresh_token": DEMO_REFRESH_TOKEN,
+            "oauth_url": base_url,
+            **({"token_store": token_store} if token_store else {}),
+        }
+        if renewing
+        else {"token": DEMO_TOKEN}
+    )
     return {
         "kind": "highlevel",
         "base_url": base_url,
-        "token": DEMO_TOKEN,
+        **credentials,
         "location_id": DEMO_LOCATION,
     }

@@ -1,0 +1,8 @@
+"""Backend credentials that renew themselves (DESIGN.md, "Backend credentials that renew").
+
+A source with a fixed ``token`` has none of this: its Authorization header is fixed on its
+connection pool. A source configured with OAuth keys gets a :class:`Credential` that the
+HTTP seam asks for a token on every attempt: ``grant`` modules speak to a token endpoint,
+``keeper`` modules decide where tokens and rotated refresh tokens live (this process and a
+file, or Redis shared by every replica), ``renewing`` puts one renewal at a time around them.
+"""

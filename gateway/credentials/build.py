@@ -1,0 +1,59 @@
+"""A source's renewing credential, kept where the ``[cache]`` backend says."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+
+from gateway.cache.redis import RedisStore
+from gateway.cache.store import Store
+from gateway.credentials.base import Grant
+from gateway.credentials.keeper import Keeper, LocalKeeper, token_file
+from gateway.credentials.redis_keeper import RedisKeeper
+from gateway.credentials.renewing import RenewingCredential
+from gateway.resilience import Clock
+
+
+def namespace(source: str, token_url: str, client_id: str) -> str:
+    """Keys of one source's tokens: its name and a digest of whose tokens they are, so two
+    configurations sharing one Redis or one file never present each other's."""
+    digest = hashlib.sha256(f"{token_url}|{client_id}".encode()).hexdigest()[:12]
+    return f"{source}:{digest}:"
+
+
+def renewing(
+    source: str,
+    grant: Grant,
+    *,
+    client_id: str,
+    cache: Store | None,
+    clock: Clock,
+    remember: Callable[[str], None],
+    timeout_s: float,
+    configured_refresh: str | None = None,
+    token_store: str | None = None,
+) -> RenewingCredential:
+    """Shared through Redis when the cache is Redis; else this process's, with a rotated
+    refresh token in ``token_store``."""
+    space = namespace(source, grant.url, client_id)
+    keeper: Keeper
+    if isinstance(cache, RedisStore):
+        keeper = RedisKeeper(
+            source,
+            grant,
+            cache,
+            space,
+            remember=remember,
+            configured_refresh=configured_refresh,
+            timeout_s=timeout_s,
+        )
+    else:
+        keeper = LocalKeeper(
+            source,
+            grant,
+            remember=remember,
+            configured_refresh=configured_refresh,
+            token_file=token_file(token_store),
+            key=space,
+        )
+    return RenewingCredential(keeper, clock)
