@@ -1,4 +1,4 @@
-"""create_app(settings) → the Starlette app: /graphql, /healthz, /readyz."""
+"""create_app(settings) → the Starlette app: /graphql, /export, /healthz, /readyz."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.config import Settings
 from gateway.errors import BAD_USER_INPUT, INTERNAL
+from gateway.export.route import ExportEndpoint
 from gateway.resilience import Clock
 from gateway.schema.query import build_schema
 from gateway.security import Authenticator
@@ -128,6 +129,7 @@ def create_app(
     return Starlette(
         routes=[
             Route("/graphql", view),
+            Route("/export", ExportEndpoint(view)),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
         ],

@@ -122,10 +122,7 @@ class GatewayView(GraphQL[RequestContext, None]):
         request = Request(scope, receive)
         try:
             if not _wants_ide(request):  # the GraphiQL page itself is not data
-                try:
-                    request.state.principal = self._auth.authenticate(request.headers)
-                except Unauthenticated as exc:
-                    raise RequestRejected(exc, 401, {"WWW-Authenticate": "Bearer"}) from None
+                self.authenticate(request)
             response = await self.run(request)
         except HTTPException as exc:
             code = errors.PARSE_FAILED if "JSON" in exc.reason else errors.BAD_USER_INPUT
@@ -146,6 +143,19 @@ class GatewayView(GraphQL[RequestContext, None]):
             if hasattr(request.state, "graphql_context"):
                 del request.state.graphql_context
         await response(scope, receive, send)
+
+    @property
+    def limits(self) -> LimitSettings:
+        return self._limits
+
+    def authenticate(self, request: Request) -> Principal:
+        """The caller of ``request`` (kept for get_context), or RequestRejected with 401.
+        Also used by /export: one place decides who is calling."""
+        try:
+            request.state.principal = principal = self._auth.authenticate(request.headers)
+        except Unauthenticated as exc:
+            raise RequestRejected(exc, 401, {"WWW-Authenticate": "Bearer"}) from None
+        return principal
 
     def parse_json(self, data: str | bytes) -> Any:
         value = super().parse_json(data)
