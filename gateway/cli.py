@@ -1,4 +1,4 @@
-"""The `gateway` command: serve, demo, simulate, schema."""
+"""The `gateway` command: serve, demo, simulate, schema, export."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from gateway.config import (
     settings_from_mapping,
 )
 from gateway.errors import ConfigError
+from gateway.export import command as export
 
 if TYPE_CHECKING:
     from gateway.simulators import SimulatorSet
@@ -74,6 +75,7 @@ def _parser() -> argparse.ArgumentParser:
             help="generated orders per simulator (default: the demo's 60)",
         )
     sub.add_parser("schema", help="print the GraphQL SDL")
+    export.add_parser(sub)
     return parser
 
 
@@ -209,6 +211,8 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "demo":
             port = args.port if args.port is not None else (env.port or 8000)
             asyncio.run(_demo(port, args.fault, args.orders))
+        elif args.command == "export":
+            return export.run(args)
         elif args.command == "simulate":
             asyncio.run(
                 _simulate(args.port, args.fault, args.latency, not args.no_rate_limit, args.orders)

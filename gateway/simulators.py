@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any
+from typing import Any, Literal
 
 import uvicorn
 from starlette.applications import Starlette
@@ -103,11 +103,13 @@ def loopback_socket(port: int = 0) -> socket.socket:
 class BackgroundServer:
     """A uvicorn server on 127.0.0.1 in its own thread (tests and benchmarks)."""
 
-    def __init__(self, app: Callable[..., Any], port: int = 0) -> None:
+    def __init__(
+        self, app: Callable[..., Any], port: int = 0, *, lifespan: Literal["on", "off"] = "off"
+    ) -> None:
         self.sock = loopback_socket(port)
         self.port: int = self.sock.getsockname()[1]
         self.base_url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
+        config = uvicorn.Config(app, log_level="warning", lifespan=lifespan, access_log=False)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self._run, daemon=True)
 
