@@ -118,7 +118,13 @@ def test_line_items_and_their_licences_explode_into_rows(
     expected = graphql_nodes(client, selection)
     response = export(small_pages, f"{{ orders {{ nodes {{ {selection} }} }} }}")
     rows = table(response.text)
-    assert list(rows[0]) == ["number", "o", "lineItems.sku", "lineItems.qty", "lineItems.licenses.key"]
+    assert list(rows[0]) == [
+        "number",
+        "o",
+        "lineItems.sku",
+        "lineItems.qty",
+        "lineItems.licenses.key",
+    ]
     want: list[tuple[str, str, str, str]] = []
     for node in expected:
         items = node["lineItems"] or [None]
@@ -133,7 +139,9 @@ def test_line_items_and_their_licences_explode_into_rows(
                         text((lic or {}).get("key")),
                     )
                 )
-    got = [(r["o"], r["lineItems.sku"], r["lineItems.qty"], r["lineItems.licenses.key"]) for r in rows]
+    got = [
+        (r["o"], r["lineItems.sku"], r["lineItems.qty"], r["lineItems.licenses.key"]) for r in rows
+    ]
     assert got == want
     # the data has orders without items, orders with several, and items with licences
     assert any(not n["lineItems"] for n in expected)

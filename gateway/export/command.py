@@ -113,25 +113,27 @@ def _gateway(args: argparse.Namespace) -> Iterator[str]:
 
 class RowCounter:
     """Rows in a stream of CSV or NDJSON bytes (a CSV line break inside quotes is not
-    a row's end); for the progress line only."""
+    a row's end; the CSV header is not a row); for the progress line only."""
 
     def __init__(self, fmt: str) -> None:
-        self.csv = fmt == "csv"
+        self.header = 1 if fmt == "csv" else 0
         self.quoted = False
-        self.rows = -1 if self.csv else 0  # the CSV header is not a row
+        self.records = 0
+
+    @property
+    def rows(self) -> int:
+        return max(self.records - self.header, 0)
 
     def feed(self, chunk: bytes) -> int:
         """The rows this chunk completed."""
         before = self.rows
-        if not self.csv:
-            self.rows += chunk.count(b"\n")
-            return self.rows - before
-        for piece in chunk.split(b"\n")[:-1] if b'"' in chunk else ():
-            self.quoted ^= piece.count(b'"') % 2 == 1
-            if not self.quoted:
-                self.rows += 1
-        if b'"' not in chunk:
-            self.rows += 0 if self.quoted else chunk.count(b"\n")
+        if self.header and (self.quoted or b'"' in chunk):
+            for piece in chunk.split(b"\n")[:-1]:
+                self.quoted ^= piece.count(b'"') % 2 == 1
+                self.records += not self.quoted
+            self.quoted ^= chunk.rsplit(b"\n", 1)[-1].count(b'"') % 2 == 1
+        else:
+            self.records += chunk.count(b"\n")
         return self.rows - before
 
 
@@ -162,7 +164,7 @@ def _download(
             print(f"gateway export: cannot reach {url}: {exc}", file=sys.stderr)
         else:
             print(
-                f"gateway export: cut off after {max(counter.rows, 0)} rows "
+                f"gateway export: cut off after {counter.rows} rows "
                 f"({type(exc).__name__}); nothing kept. The gateway's log says why "
                 f"(request {request_id})",
                 file=sys.stderr,
