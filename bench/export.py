@@ -30,8 +30,12 @@ from gateway.export.command import RowCounter
 
 ORDERS_PER_KIND = int(os.environ.get("BENCH_EXPORT_ORDERS", "4000"))  # x5 kinds = 20,000
 LATENCIES = [int(x) for x in os.environ.get("BENCH_LATENCIES_MS", "0,20").split(",")]
-SELECTION = (
-    "id source number status createdAt price { total { amount currency } } customer { email }"
+#: Totals and customer emails: what every source's list page carries, plus each page's
+#: distinct customers (one call each). Adding ``number`` costs one call per HighLevel order
+#: (its list lacks it), for /export and /graphql alike.
+SELECTION = os.environ.get(
+    "BENCH_EXPORT_SELECTION",
+    "id source sourceId status createdAt price { total { amount currency } } customer { email }",
 )
 EXPORT_QUERY = f"{{ orders {{ nodes {{ {SELECTION} }} }} }}"
 PAGE_QUERY = (
@@ -134,6 +138,7 @@ def graphql(url: str, pid: int, sim_url: str, latency: int) -> Result:
 
 def main() -> int:
     print(f"{ORDERS_PER_KIND} orders per kind; python {sys.version.split()[0]}", flush=True)
+    print(f"selection: {SELECTION}", flush=True)
     print(
         "| latency | way | rows | rows/s | s | first byte ms | RSS MiB start | after 2,000 "
         "| at end | growth 2,000→end | backend calls |"

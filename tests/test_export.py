@@ -294,6 +294,19 @@ def test_bad_post_input(client: TestClient, body: dict[str, Any], words: str) ->
     assert client.put("/export").status_code == 405
 
 
+def test_head_checks_the_export_without_a_backend_call(
+    sims: Simulators, client: TestClient
+) -> None:
+    ok = client.head("/export", params={"query": "{ orders { nodes { id } } }"})
+    assert ok.status_code == 200
+    assert ok.headers["content-type"] == "text/csv; charset=utf-8"
+    assert ok.content == b""
+    assert "content-length" not in ok.headers  # unknown, not empty
+    bad = client.head("/export", params={"query": '{ order(id: "x") { id } }'})
+    assert bad.status_code == 400
+    assert sims.log.count == 0
+
+
 def test_variables_the_query_needs_are_checked_like_graphql(client: TestClient) -> None:
     query = "query($e: String!) { customersByEmail(email: $e) { email } }"
     response = export(client, query)

@@ -108,9 +108,9 @@ class ExportEndpoint:
             await response(scope, receive, send)
 
     async def _start(self, request: Request, request_id: str) -> Response:
-        if request.method not in ("GET", "POST"):
+        if request.method not in ("GET", "POST", "HEAD"):
             raise RequestRejected(
-                BadUserInput("/export takes GET or POST"), 405, {"Allow": "GET, POST"}
+                BadUserInput("/export takes GET or POST"), 405, {"Allow": "GET, HEAD, POST"}
             )
         principal = self.view.authenticate(request)
         params = await _params(request)
@@ -124,13 +124,19 @@ class ExportEndpoint:
         writer: Writer = (
             CsvWriter(plan.shape, bom=params.bom) if params.format == CSV else NdjsonWriter()
         )
+        headers = {"x-request-id": request_id, "cache-control": "no-store"}
+        if request.method == "HEAD":
+            # Tools that ask for a URL's headers first (DuckDB's httpfs) learn the type
+            # without a backend call; the length is unknown until the end.
+            head_only = Response(None, 200, headers=headers, media_type=writer.media_type)
+            del head_only.headers["content-length"]  # not 0: unknown
+            return head_only
         data = await self._page(request, plan, variables, size, plan.after)
         head, count = writer.page(plan.objects(data), params.limit)
         body = _stream(
             self, request, request_id, plan, variables, size, writer, writer.head() + head, count,
             data, params.limit,
         )  # fmt: skip
-        headers = {"x-request-id": request_id, "cache-control": "no-store"}
         return StreamingResponse(body, media_type=writer.media_type, headers=headers)
 
     async def _check(
@@ -223,7 +229,7 @@ async def _stream(
 ) -> AsyncIterator[bytes]:
     yield first
     cursor = plan.next_cursor(data)
-    del data  # memory: one page at a time
+    del data, first  # memory: one page at a time
     while cursor is not None and (limit is None or count < limit):
         try:
             page = await endpoint._page(request, plan, variables, size, cursor)
