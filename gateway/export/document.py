@@ -134,17 +134,18 @@ def plan_export(
     root = schema.query_type
     assert root is not None
     top = shape_of(schema, operation.selection_set, root, fragments).fields[0]
-    definition = root.fields[fields[0].name.value]
-    if top.kind is Kind.LIST and top.shape is not None:
+    definition = root.fields.get(fields[0].name.value)  # None: __typename, __schema
+    if definition is not None and top.kind is Kind.LIST and top.shape is not None:
         shape = top.shape
         check_lists(shape)
         return ExportPlan(
             print_ast(document), document, operation_name, top.key, None, None, None, "", None,
             shape,
         )  # fmt: skip
-    named = _named(definition.type)
+    named = _named(definition.type) if definition is not None else None
     if (
-        top.shape is None
+        definition is None
+        or top.shape is None
         or "after" not in definition.args
         or not isinstance(named, GraphQLObjectType | GraphQLInterfaceType)
         or "pageInfo" not in named.fields

@@ -122,12 +122,10 @@ def _add_field(
 ) -> None:
     key = node.alias.value if node.alias is not None else node.name.value
     name = node.name.value
-    if name == "__typename" or not isinstance(parent, GraphQLObjectType | GraphQLInterfaceType):
-        child: GraphQLNamedType | None = None
-        is_list = False
-    else:
-        definition = parent.fields[name]
-        child, is_list = _unwrap(definition.type)
+    child: GraphQLNamedType | None = None
+    is_list = False
+    if isinstance(parent, GraphQLObjectType | GraphQLInterfaceType) and name in parent.fields:
+        child, is_list = _unwrap(parent.fields[name].type)  # else __typename, __schema
     composite = isinstance(child, GraphQLObjectType | GraphQLInterfaceType | GraphQLUnionType)
     found = shape.by_key.get(key)
     if found is None:
