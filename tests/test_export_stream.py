@@ -167,24 +167,25 @@ def test_cli_writes_the_export_to_a_file(
         params={"query": query.read_text(), "variables": json.dumps({"s": ["eu-shop"]})},
     ).content
     out = tmp_path / "orders.csv"
-    code = main(
-        [
-            "export",
-            str(query),
-            "--var",
-            's=["eu-shop"]',
-            "--url",
-            server.base_url,
-            "--out",
-            str(out),
-        ]
-    )
-    assert code == 0
+    args = ["export", str(query), "--var", 's=["eu-shop"]', "--url", server.base_url]
+    assert main([*args, "--out", str(out)]) == 0
     assert out.read_bytes() == expected
     assert len(expected.splitlines()) > 10
     assert not (tmp_path / "orders.csv.part").exists()
     err = capsys.readouterr().err
     assert "rows/s" not in err  # stderr is not a terminal: no progress line
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    terminal = Terminal()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("sys.stderr", terminal)
+        assert main([*args, "--out", str(out)]) == 0
+    rows = len(expected.splitlines()) - 1
+    assert f"{rows} rows [" in terminal.getvalue()  # rows, elapsed, rows/s
+    assert " rows/s]" in terminal.getvalue()
 
     bad = tmp_path / "bad.graphql"
     bad.write_text('{ order(id: "x") { id } }')

@@ -150,9 +150,8 @@ class ExportEndpoint:
         """Scopes the selection needs, and the page size: the largest, up to the page-size
         cap, whose estimated cost is within the cost limit (checked again for each page)."""
         limits = self.view.limits
-        sources = request.app.state.sources
-        if principal.sources is not None:
-            sources = {n: s for n, s in sources.items() if n in principal.sources}
+        sources = (await self.view.get_context(request, None)).sources  # those it may read
+        del request.state.graphql_context
         streams = sum(len(s.streams(OrderQuery())) for s in sources.values())
 
         def cost(size: int) -> float:
@@ -250,6 +249,7 @@ async def _stream(
         cursor = plan.next_cursor(page)
         del page
         yield chunk
+    log.info("export of %d rows done (request %s)", count, request_id)
 
 
 def _request_id(request: Request) -> str:
