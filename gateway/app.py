@@ -1,4 +1,4 @@
-"""create_app(settings) → the Starlette app: /graphql, /healthz, /readyz."""
+"""create_app(settings) → the Starlette app: /graphql, /export, /healthz, /readyz."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from gateway.cache.redis import RedisStore
 from gateway.cache.store import Store
 from gateway.config import Settings
 from gateway.errors import BAD_USER_INPUT, INTERNAL
+from gateway.export.route import ExportEndpoint
 from gateway.persisted import PersistedQueries
 from gateway.resilience import Clock
 from gateway.schema.preparation import validate_operation
@@ -152,6 +153,7 @@ def create_app(
     return Starlette(
         routes=[
             Route("/graphql", view),
+            Route("/export", ExportEndpoint(view)),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             *([graphiql_page.static_route()] if view.graphql_ide else []),

@@ -132,10 +132,7 @@ class GatewayView(GraphQL[RequestContext, None]):
             if _wants_ide(request) and self.graphql_ide is None:
                 raise RequestRejected(errors.NotFound(NO_IDE), 404)
             if not _wants_ide(request):  # the GraphiQL page itself is not data
-                try:
-                    request.state.principal = self._auth.authenticate(request.headers)
-                except Unauthenticated as exc:
-                    raise RequestRejected(exc, 401, {"WWW-Authenticate": "Bearer"}) from None
+                self.authenticate(request)
             response = await self.run(request)
         except asyncio.CancelledError:
             if not watch.disconnected:
@@ -174,6 +171,19 @@ class GatewayView(GraphQL[RequestContext, None]):
         return "extensions" not in request.query_params and super().should_render_graphql_ide(
             request
         )
+
+    @property
+    def limits(self) -> LimitSettings:
+        return self._limits
+
+    def authenticate(self, request: Request) -> Principal:
+        """The caller of ``request`` (kept for get_context), or RequestRejected with 401.
+        Also used by /export: one place decides who is calling."""
+        try:
+            request.state.principal = principal = self._auth.authenticate(request.headers)
+        except Unauthenticated as exc:
+            raise RequestRejected(exc, 401, {"WWW-Authenticate": "Bearer"}) from None
+        return principal
 
     def parse_json(self, data: str | bytes) -> Any:
         value = super().parse_json(data)

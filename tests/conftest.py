@@ -38,6 +38,10 @@ class Simulators:
     ) -> dict[str, Any]:
         """The demo config; ``overrides`` maps a source name to keys to change."""
         conf = demo_config(self.base_url, kinds)
+        if "hl-main" in conf["sources"]:
+            # the simulator enforces no limit here (see __init__): no budget either, unless
+            # a test sets one
+            conf["sources"]["hl-main"]["rate_limit"] = 0
         for name, changes in (overrides or {}).items():
             conf["sources"][name].update(changes)
         return conf

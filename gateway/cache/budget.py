@@ -20,11 +20,21 @@ from __future__ import annotations
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from typing import Protocol
 
 from gateway.cache.redis import RedisStore
 from gateway.errors import BackendRateLimited
 from gateway.resilience import Clock
+
+#: How long a call may wait for budget when that is longer than the source's rate_wait_s:
+#: an export, which nobody watches live, waits its turn instead of failing (set per request).
+PATIENCE: ContextVar[float] = ContextVar("gateway_budget_patience", default=0.0)
+
+
+def allowed_wait(max_wait_s: float) -> float:
+    """The longest the current request's call may wait for budget."""
+    return max(max_wait_s, PATIENCE.get())
 
 
 def padded(window_s: float) -> float:
@@ -91,6 +101,7 @@ async def wait_for_slot(
     clock: Clock,
 ) -> None:
     """Ask ``take`` for a slot until it grants one (0.0) or ``max_wait_s`` would pass."""
+    max_wait_s = allowed_wait(max_wait_s)
     waited = 0.0
     while True:
         answer = take()

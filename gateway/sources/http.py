@@ -17,7 +17,7 @@ from urllib.parse import quote, urlencode
 
 import msgspec
 
-from gateway.cache.budget import Budget, rate_limited
+from gateway.cache.budget import Budget, allowed_wait, rate_limited
 from gateway.cache.coalesce import Coalescer
 from gateway.cache.policy import CachePolicy
 from gateway.cache.stale import warn_stale
@@ -231,7 +231,7 @@ class BackendHttp:
         if error.retry_after is None:
             return
         await self._budget.block(error.retry_after)
-        if error.retry_after > self._budget.max_wait_s:
+        if error.retry_after > allowed_wait(self._budget.max_wait_s):
             raise rate_limited(self.source, error.retry_after) from None
 
     def _interpret(self, path: str, reply: Reply, missing: Callable[[int, Any], bool]) -> Any:

@@ -1,0 +1,347 @@
+"""``GET /export`` and ``POST /export``: a query's top-level list as CSV or NDJSON.
+
+Everything that can refuse an export is settled before the first byte: the credential
+(through the GraphQL view), the parameters, the document, the scopes (personal data and
+``raw`` are refused with FORBIDDEN here, not nulled as /graphql does) and the first page,
+which runs before the response starts. Each page is one execution of the GraphQL schema
+with a fresh context, so loaders cache no more than a page and memory stays bounded by
+a page. Rows leave as each page arrives; the next page is asked for only after the
+previous one was handed to the server, and a client that goes away cancels the page in
+flight (Starlette's StreamingResponse watches for the disconnect).
+
+All or nothing: after the first byte the status cannot change, so a page that fails is
+logged with the request id and the response is abandoned without its final chunk; the
+client sees a broken transfer, never a short file that looks whole.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import uuid
+from bisect import bisect_right
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from graphql import GraphQLError, GraphQLSchema
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
+from strawberry import Schema
+from strawberry.types.graphql import OperationType
+
+from gateway import errors
+from gateway.cache.budget import PATIENCE
+from gateway.domain import OrderQuery
+from gateway.errors import BadUserInput, Forbidden, GatewayError
+from gateway.export.document import ExportPlan, plan_export
+from gateway.export.writers import CSV, MEDIA_TYPES, NDJSON, CsvWriter, NdjsonWriter, Writer
+from gateway.schema.analysis import TooComplex, analyse
+from gateway.security import PII_READ, RAW_READ, Principal
+from gateway.view import GatewayView, RequestRejected, count_tokens, dumps, format_error
+
+log = logging.getLogger("gateway.export")
+
+#: The HTTP status of an export refused before its first byte, by the first error's code
+#: (a BI tool must see a failure, not read a JSON error body as data).
+STATUS = {
+    errors.UNAUTHENTICATED: 401,
+    errors.FORBIDDEN: 403,
+    errors.NOT_FOUND: 404,
+    "BACKEND_RATE_LIMITED": 429,
+    errors.BACKEND_ERROR: 502,
+    errors.BACKEND_UNAVAILABLE: 503,
+    errors.BACKEND_TIMEOUT: 504,
+    errors.INTERNAL: 500,
+}
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
+
+
+class CutOff(Exception):
+    """An export that failed after its first byte (already logged with the request id)."""
+
+
+class PageFailed(Exception):
+    def __init__(self, errs: list[GraphQLError]) -> None:
+        super().__init__(f"{len(errs)} error(s)")
+        self.errors = errs
+
+
+@dataclass(frozen=True)
+class Params:
+    query: str
+    variables: dict[str, Any]
+    operation_name: str | None
+    format: str
+    limit: int | None
+    bom: bool
+
+
+#: An export waits this long per call for a rate-limited source's budget (not rate_wait_s):
+#: a BI job would rather take longer than be cut off.
+EXPORT_PATIENCE_S = 300.0
+
+
+class ExportEndpoint:
+    """The ASGI app of /export, over the GraphQL view's schema, credentials and limits."""
+
+    def __init__(self, view: GatewayView) -> None:
+        self.view = view
+        assert isinstance(view.schema, Schema)
+        self.schema: GraphQLSchema = view.schema._schema
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        PATIENCE.set(EXPORT_PATIENCE_S)
+        request = Request(scope, receive)
+        request_id = _request_id(request)
+        response: Response
+        try:
+            response = await self._start(request, request_id)
+        except RequestRejected as exc:
+            body = {"message": exc.error.message, "extensions": exc.error.extensions()}
+            response = _errors(exc.status or 400, [body], request_id, exc.headers)
+        except GatewayError as exc:
+            body = {"message": exc.message, "extensions": exc.extensions()}
+            response = _errors(STATUS.get(exc.code, 400), [body], request_id)
+        except PageFailed as exc:
+            bodies = [format_error(e, request_id) for e in exc.errors]
+            status = STATUS.get(bodies[0].get("extensions", {}).get("code", ""), 400)
+            response = _errors(status, bodies, request_id)
+        # CutOff: returning without the final chunk makes the server drop the connection.
+        with contextlib.suppress(CutOff):
+            await response(scope, receive, send)
+
+    async def _start(self, request: Request, request_id: str) -> Response:
+        if request.method not in ("GET", "POST", "HEAD"):
+            raise RequestRejected(
+                BadUserInput("/export takes GET or POST"), 405, {"Allow": "GET, HEAD, POST"}
+            )
+        principal = self.view.authenticate(request)
+        params = await _params(request)
+        limits = self.view.limits
+        tokens = count_tokens(params.query, limits.max_tokens)
+        if tokens > limits.max_tokens:
+            raise TooComplex("tokens", limits.max_tokens, tokens)
+        variables = dict(params.variables)
+        plan = plan_export(self.schema, params.query, params.operation_name, variables)
+        size = await self._check(request, plan, variables, principal, params.limit)
+        writer: Writer = (
+            CsvWriter(plan.shape, bom=params.bom) if params.format == CSV else NdjsonWriter()
+        )
+        headers = {"x-request-id": request_id, "cache-control": "no-store"}
+        if request.method == "HEAD":
+            # Tools that ask for a URL's headers first (DuckDB's httpfs) learn the type
+            # without a backend call; the length is unknown until the end.
+            head_only = Response(None, 200, headers=headers, media_type=writer.media_type)
+            del head_only.headers["content-length"]  # not 0: unknown
+            return head_only
+        data = await self._page(request, plan, variables, size, plan.after)
+        head, count = writer.page(plan.objects(data), params.limit)
+        body = _stream(
+            self, request, request_id, plan, variables, size, writer, writer.head() + head, count,
+            data, params.limit,
+        )  # fmt: skip
+        return StreamingResponse(body, media_type=writer.media_type, headers=headers)
+
+    async def _check(
+        self,
+        request: Request,
+        plan: ExportPlan,
+        variables: Mapping[str, Any],
+        principal: Principal,
+        limit: int | None,
+    ) -> int:
+        """Scopes the selection needs, and the page size: the largest, up to the page-size
+        cap, whose estimated cost is within the cost limit (checked again for each page)."""
+        limits = self.view.limits
+        sources = (await self.view.get_context(request, None)).sources  # those it may read
+        del request.state.graphql_context
+        streams = sum(len(s.streams(OrderQuery())) for s in sources.values())
+
+        def cost(size: int) -> float:
+            chosen = {**variables, plan.first_var: size} if plan.first_var else variables
+            found = analyse(
+                self.schema,
+                plan.document,
+                plan.operation_name,
+                chosen,
+                streams=streams,
+                sources=len(sources),
+            )
+            if found.pii and not principal.can(PII_READ):
+                raise Forbidden(
+                    "exporting personal data needs the pii:read scope: "
+                    + ", ".join(sorted(found.pii))
+                )
+            if found.raw and not principal.can(RAW_READ):
+                raise Forbidden("exporting raw needs the raw:read scope")
+            return found.cost
+
+        cap = limits.max_page_size if limit is None else min(limits.max_page_size, limit)
+        if plan.first_var is None:
+            cost(0)
+            return cap
+        sizes = range(1, cap + 1)
+        # cost grows with the page size: the largest that fits (1 if none: the page's own
+        # check then refuses it with QUERY_TOO_COMPLEX, as /graphql would)
+        fits = bisect_right(sizes, False, key=lambda n: cost(n) > limits.max_cost)
+        return max(1, fits)
+
+    async def _page(
+        self,
+        request: Request,
+        plan: ExportPlan,
+        variables: Mapping[str, Any],
+        size: int,
+        after: str | None,
+    ) -> Mapping[str, Any]:
+        """One page's result data; PageFailed with every error (all or nothing)."""
+        chosen = dict(variables)
+        if plan.first_var is not None and plan.after_var is not None:
+            chosen[plan.first_var] = size
+            chosen[plan.after_var] = after
+        ctx = await self.view.get_context(request, None)
+        try:
+            result = await self.view.schema.execute(
+                plan.query,
+                variable_values=chosen,
+                context_value=ctx,
+                operation_name=plan.operation_name,
+                allowed_operation_types=(OperationType.QUERY,),
+            )
+        finally:
+            del request.state.graphql_context
+        found = [*(result.errors or ()), *ctx.partial_errors]
+        if found or result.data is None:
+            raise PageFailed(found or [GraphQLError("the page returned no data")])
+        return result.data
+
+
+async def _stream(
+    endpoint: ExportEndpoint,
+    request: Request,
+    request_id: str,
+    plan: ExportPlan,
+    variables: Mapping[str, Any],
+    size: int,
+    writer: Writer,
+    first: bytes,
+    count: int,
+    data: Mapping[str, Any],
+    limit: int | None,
+) -> AsyncIterator[bytes]:
+    yield first
+    cursor = plan.next_cursor(data)
+    del data, first  # memory: one page at a time
+    while cursor is not None and (limit is None or count < limit):
+        try:
+            page = await endpoint._page(request, plan, variables, size, cursor)
+        except PageFailed as exc:
+            bodies = [format_error(e, request_id) for e in exc.errors]
+            log.error(
+                "export cut off after %d rows (request %s): %s",
+                count,
+                request_id,
+                "; ".join(f"{b.get('extensions', {}).get('code')}: {b['message']}" for b in bodies),
+            )
+            raise CutOff from None
+        except Exception:
+            log.exception("export cut off after %d rows (request %s)", count, request_id)
+            raise CutOff from None
+        chunk, added = writer.page(plan.objects(page), None if limit is None else limit - count)
+        count += added
+        cursor = plan.next_cursor(page)
+        del page
+        yield chunk
+    log.info("export of %d rows done (request %s)", count, request_id)
+
+
+def _request_id(request: Request) -> str:
+    given = request.headers.get("x-request-id", "")
+    return given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex[:16]
+
+
+def _errors(
+    status: int,
+    bodies: list[dict[str, Any]],
+    request_id: str,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    return Response(
+        dumps({"errors": bodies}),
+        status,
+        headers={**(headers or {}), "x-request-id": request_id},
+        media_type="application/json",
+    )
+
+
+async def _params(request: Request) -> Params:
+    """The export's parameters: from the query string, and for POST a JSON object body
+    (whose keys win)."""
+    raw: dict[str, Any] = dict(request.query_params)
+    if "variables" in raw:
+        text = raw["variables"]
+        try:
+            raw["variables"] = orjson.loads(text) if text.strip() else None
+        except orjson.JSONDecodeError:
+            raise BadUserInput("variables must be a JSON object") from None
+    if request.method == "POST":
+        try:
+            body = orjson.loads(await request.body())
+        except orjson.JSONDecodeError:
+            raise BadUserInput("the request body must be a JSON object") from None
+        if not isinstance(body, dict):
+            raise BadUserInput("the request body must be a JSON object")
+        raw.update(body)
+    query = raw.get("query")
+    if not isinstance(query, str) or not query.strip():
+        raise BadUserInput("query is required: the GraphQL document to export")
+    variables = raw.get("variables")
+    if variables is None:
+        variables = {}
+    if not isinstance(variables, dict):
+        raise BadUserInput("variables must be a JSON object")
+    operation_name = raw.get("operationName") or None
+    if operation_name is not None and not isinstance(operation_name, str):
+        raise BadUserInput("operationName must be a string")
+    return Params(
+        query=query,
+        variables=variables,
+        operation_name=operation_name,
+        format=_format(raw.get("format"), request.headers.get("accept", "")),
+        limit=_limit(raw.get("limit")),
+        bom=_flag(raw.get("bom"), "bom"),
+    )
+
+
+def _format(given: Any, accept: str) -> str:
+    if given is None or given == "":
+        return NDJSON if MEDIA_TYPES[NDJSON] in accept else CSV
+    if given not in (CSV, NDJSON):
+        raise BadUserInput(f"unknown format {given!r}: csv or ndjson")
+    return str(given)
+
+
+def _limit(given: Any) -> int | None:
+    if given is None or given == "":
+        return None
+    value = given
+    if isinstance(given, str) and given.isascii() and given.isdigit():
+        value = int(given)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise BadUserInput(f"limit must be a positive integer, not {given!r}")
+    return value
+
+
+def _flag(given: Any, name: str) -> bool:
+    if given in (None, "", "0", "false", False, 0):
+        return False
+    if given in ("1", "true", True, 1):
+        return True
+    raise BadUserInput(f"{name} must be 1 or 0")
+
+
+__all__ = ["CutOff", "ExportEndpoint"]
