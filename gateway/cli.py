@@ -25,6 +25,17 @@ if TYPE_CHECKING:
     from gateway.simulators import SimulatorSet
 
 
+#: --orders' ceiling: the simulators hold their data in memory, ~6 kB an order.
+MAX_SIMULATED_ORDERS = 100_000
+
+
+def _order_count(text: str) -> int:
+    count = int(text)
+    if not 0 <= count <= MAX_SIMULATED_ORDERS:
+        raise argparse.ArgumentTypeError(f"expected 0 to {MAX_SIMULATED_ORDERS}, got {count}")
+    return count
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gateway", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -55,6 +66,12 @@ def _parser() -> argparse.ArgumentParser:
             default=[],
             metavar="KIND=SPEC",
             help="make a simulator misbehave, e.g. hamgam=hang, zaveit='status=503;times=2'",
+        )
+        p.add_argument(
+            "--orders",
+            type=_order_count,
+            metavar="N",
+            help="generated orders per simulator (default: the demo's 60)",
         )
     sub.add_parser("schema", help="print the GraphQL SDL")
     return parser
@@ -96,7 +113,11 @@ def _serve(settings: Settings, host: str, port: int) -> None:
 
 
 def _simulators(
-    faults: list[str], *, latency_ms: float = 0, rate_limit: bool = True
+    faults: list[str],
+    *,
+    latency_ms: float = 0,
+    rate_limit: bool = True,
+    orders: int | None = None,
 ) -> SimulatorSet:
     from gateway.simulation import RequestLog
     from gateway.simulators import SIMULATORS, SimulatorSet
@@ -104,6 +125,7 @@ def _simulators(
     simulators = SimulatorSet(
         log=RequestLog(keep=False),
         options={} if rate_limit else {"highlevel": {"rate_limit": None}},
+        orders=orders,
     )
     if latency_ms:
         for kind in SIMULATORS:
@@ -121,7 +143,7 @@ def _simulators(
     return simulators
 
 
-async def _demo(port: int, faults: list[str]) -> None:
+async def _demo(port: int, faults: list[str], orders: int | None = None) -> None:
     from gateway.app import create_app
     from gateway.simulators import demo_config, loopback_socket
 
@@ -129,7 +151,7 @@ async def _demo(port: int, faults: list[str]) -> None:
     sim_url = f"http://127.0.0.1:{sim_sock.getsockname()[1]}"
     simulators = uvicorn.Server(
         uvicorn.Config(
-            _simulators(faults).app(),
+            _simulators(faults, orders=orders).app(),
             log_level="warning",
             lifespan="off",
             access_log=False,
@@ -150,10 +172,13 @@ async def _demo(port: int, faults: list[str]) -> None:
     await asyncio.gather(simulators.serve(sockets=[sim_sock]), gateway.serve())
 
 
-async def _simulate(port: int, faults: list[str], latency_ms: float, rate_limit: bool) -> None:
+async def _simulate(
+    port: int, faults: list[str], latency_ms: float, rate_limit: bool, orders: int | None = None
+) -> None:
     from gateway.simulators import SIMULATORS, loopback_socket
 
-    app = _simulators(faults, latency_ms=latency_ms, rate_limit=rate_limit).app()
+    simulators = _simulators(faults, latency_ms=latency_ms, rate_limit=rate_limit, orders=orders)
+    app = simulators.app()
     sock = loopback_socket(port)
     for kind in SIMULATORS:
         print(f"{kind}: http://127.0.0.1:{port}/{kind}", flush=True)
@@ -183,9 +208,11 @@ def main(argv: list[str] | None = None) -> int:
             _serve(settings, args.host or settings.server.host, port)
         elif args.command == "demo":
             port = args.port if args.port is not None else (env.port or 8000)
-            asyncio.run(_demo(port, args.fault))
+            asyncio.run(_demo(port, args.fault, args.orders))
         elif args.command == "simulate":
-            asyncio.run(_simulate(args.port, args.fault, args.latency, not args.no_rate_limit))
+            asyncio.run(
+                _simulate(args.port, args.fault, args.latency, not args.no_rate_limit, args.orders)
+            )
     except ConfigError as exc:
         print(f"gateway: config error: {exc}", file=sys.stderr)
         return 2

@@ -43,18 +43,22 @@ class SimulatorSet:
     """All simulators with their data, as one ASGI app.
 
     ``options`` are keyword arguments for a kind's ``create_app`` (say, HighLevel's
-    ``rate_limit``); ``faults`` holds the faults each mount plays.
+    ``rate_limit``); ``faults`` holds the faults each mount plays; ``orders`` is how many
+    generated orders each kind's sample data holds (None: the demo's own data).
     """
 
     log: RequestLog = field(default_factory=RequestLog)
     data: dict[str, Any] = field(default_factory=dict)
     faults: FaultBoard = field(default_factory=FaultBoard)
     options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    orders: int | None = None
 
     def app(self) -> Starlette:
         routes: list[BaseRoute] = []
         for kind, (module, _) in SIMULATORS.items():
-            self.data.setdefault(kind, module.sample_data())
+            if kind not in self.data:
+                size = {} if self.orders is None else {"count": self.orders}
+                self.data[kind] = module.sample_data(**size)
             simulator = module.create_app(self.data[kind], **self.options.get(kind, {}))
             routes.append(
                 Mount(f"/{kind}", app=Logged(Faulty(simulator, kind, self.faults), kind, self.log))
