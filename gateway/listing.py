@@ -13,9 +13,9 @@ A stream costs no more calls than its part of the page needs:
   or not the backend applied the filter;
 - a stream emptied during the merge is refilled with a whole page, at least ``first``
   orders, and one whose orders are being filtered here with the backend's largest page;
-- ``hasNextPage`` is true only when some stream holds an order this page did not take:
-  if none does, the unfinished streams are read until one does or all are finished, so
-  a client is never sent after an empty page.
+- ``hasNextPage``, when asked for, is true only when some stream holds an order this
+  page did not take: if none does, the unfinished streams are read until one does or all
+  are finished, so a client is never sent after an empty page.
 """
 
 from __future__ import annotations
@@ -187,12 +187,15 @@ async def merged_page(
     digest: str,
     codec: CursorCodec,
     read_lines: bool = False,
+    look_ahead: bool = True,
 ) -> Page:
     """The ``first`` orders after ``after`` across every (source, per-source query) planned.
 
     ``read_lines``: the query selects line items, so they are read as each backend page
     arrives and a misshapen one fails that source's page like any other shape error
     (read later, its error would reach the non-null list and null the whole answer).
+    ``look_ahead``: the caller wants ``has_next_page``; false spares the calls that may
+    take, and ``has_next_page`` is then true whenever a stream is unfinished.
     """
     positions = codec.decode(digest, after) if after else {}
     streams: list[_Stream] = []
@@ -246,6 +249,9 @@ async def merged_page(
         if best.open and len(edges) + 1 < first:
             await fill(best, first)
         edges.append(Edge(order, snapshot(), digest, codec))
+    if not look_ahead:
+        has_next = any(s.buffer or s.open for s in streams)
+        return Page(tuple(edges), has_next, tuple(errors))
     if edges and not any(s.more for s in streams):
         # Whether another page holds anything is known only by reading on; what was read
         # and did not match moves the last cursor past it (or marks the stream done).

@@ -235,3 +235,30 @@ def test_a_numbered_page_brings_the_most_orders_it_can(limit: int) -> None:
         wanted = min(limit, LARGEST)
         assert brings >= wanted or brings == best
         assert brings >= min(wanted, best)
+
+
+def test_has_next_page_reads_ahead_only_when_asked_and_its_cursor_keeps_what_it_learnt(
+    big: Simulators,
+) -> None:
+    times = served(big)["licensespring"]
+    # Exactly 200 LicenseSpring orders in the window (no tie across its end in this
+    # data), and 200 to a page: the page takes them all, and the stream is not done.
+    cut = next(i for i in range(199, len(times)) if times[i] > times[i + 1])
+    assert cut == 199
+    f = {"sources": ["licensing"], "createdAfter": times[cut].isoformat()}
+    nodes_only = "query($f: OrderFilter) { orders(filter: $f, first: 200) { nodes { sourceId } } }"
+    with gateway_client(big.settings()) as client:
+        big.log.clear()
+        assert len(gql(client, nodes_only, {"f": f})["data"]["orders"]["nodes"]) == 200
+        assert calls(big.log)["licensespring"] == [(0, 100), (100, 100)]
+        big.log.clear()
+        conn = gql(client, PAGE, {"f": f, "n": 200})["data"]["orders"]
+        # hasNextPage asked: one more page is read, finds the window's end, says so...
+        assert len(conn["edges"]) == 200 and conn["pageInfo"]["hasNextPage"] is False
+        assert calls(big.log)["licensespring"] == [(0, 100), (100, 100), (200, 100)]
+        # ...and the end cursor remembers it: a client asking anyway costs no call.
+        big.log.clear()
+        after = conn["pageInfo"]["endCursor"]
+        rest = gql(client, PAGE, {"f": f, "n": 200, "after": after})["data"]["orders"]
+        assert rest["edges"] == [] and rest["pageInfo"]["hasNextPage"] is False
+        assert big.log.entries == []
