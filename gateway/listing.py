@@ -12,7 +12,8 @@ A stream costs no more calls than its part of the page needs:
   makes final (one older than ``createdAfter``: every later one is older still), whether
   or not the backend applied the filter;
 - a stream emptied during the merge is refilled with a whole page, at least ``first``
-  orders, and one whose orders are being filtered here with the backend's largest page;
+  orders, and one whose orders are being filtered here with the backend's largest page
+  (without a filter, with what the page lacks: every order it brings is taken or kept);
 - ``hasNextPage``, when asked for, is true only when some stream holds an order this
   page did not take: if none does, the unfinished streams are read until one does or all
   are finished, so a client is never sent after an empty page.
@@ -85,6 +86,12 @@ class _Stream:
         largest = self.source.list_page_size
         return largest if self.filtered else max(1, min(want, largest))
 
+    def refill(self, lacking: int, first: int) -> int:
+        """How many orders to ask for when the stream ran dry with the page ``lacking``
+        orders: unfiltered, that many are enough (every order is taken or left over);
+        else a whole page of ``first``, as some may fail the filter or pass its bound."""
+        return first if self.query.narrows else lacking
+
 
 @dataclass(frozen=True)
 class Edge:
@@ -152,17 +159,17 @@ def query_digest(scope: str, names: Sequence[str], query: OrderQuery) -> str:
     return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def initial_fetch(first: int, streams: int) -> int:
+def initial_fetch(first: int, streams: int, look_ahead: bool = True) -> int:
     """How many orders to ask each stream for up front.
 
     Every stream's head is needed before the first order can be chosen, but rarely all
     ``first`` orders of every stream: twice an even share (at least 10, at most
     ``first``) usually suffices, and a stream that runs dry is refilled during the merge.
-    A lone stream is asked for one more than the page, so whether another page follows
-    is known without a second call.
+    A lone stream is asked for one more than the page when ``look_ahead`` wants to know
+    whether another page follows: then that takes no second call.
     """
     if streams <= 1:
-        return first + 1
+        return first + 1 if look_ahead else first
     return min(first, max(10, -(-2 * first // streams)))
 
 
@@ -237,7 +244,8 @@ async def merged_page(
     def snapshot() -> dict[str, int]:
         return {**positions, **{s.key: s.position() for s in streams}}
 
-    await asyncio.gather(*(fill(s, initial_fetch(first, len(streams))) for s in streams))
+    ask = initial_fetch(first, len(streams), look_ahead)
+    await asyncio.gather(*(fill(s, ask) for s in streams))
     edges: list[Edge] = []
     while len(edges) < first:
         live = [s for s in streams if s.buffer]
@@ -247,7 +255,7 @@ async def merged_page(
         offset, order = best.buffer.popleft()
         best.consumed = offset + 1
         if best.open and len(edges) + 1 < first:
-            await fill(best, first)
+            await fill(best, best.refill(first - len(edges) - 1, first))
         edges.append(Edge(order, snapshot(), digest, codec))
     if not look_ahead:
         has_next = any(s.buffer or s.open for s in streams)
