@@ -146,8 +146,8 @@ def test_the_issue_window_costs_one_page_past_each_stream(big: Simulators, pushd
     check_pages(pages, expected, 500)
     check_stops_at_bound(big, per_page, _utc(since))
     first_page = per_page[0]
-    # Before: ~3,300 calls (8,200 without push-down), walking LicenseSpring and Hamgam
-    # to their ends in calls of a few orders; now one page or two per stream.
+    # Before: thousands of calls (bench/README.md), walking LicenseSpring and Hamgam to
+    # their ends in calls of a few orders; now one page or two per stream.
     total = sum(len(w) for w in first_page.values())
     assert len(first_page) == 10 and total <= 2 * len(first_page), first_page
     # Whole pages only: nothing like HighLevel's limit=1 calls at offset 211, 212, ...
@@ -167,7 +167,8 @@ def test_paging_a_window_stops_at_its_bound_and_promises_no_empty_page(
     check_pages(pages, expected, first)
     check_stops_at_bound(big, per_page, _utc(since))
     # A refill (a stream's second call or later in one request) asks for a whole page:
-    # at least `first` orders, never the handful the page still lacks.
+    # at least `first` orders, never the handful the page still lacks. (A numbered page
+    # starts at a multiple of its size: test_a_numbered_page_brings_the_most_orders_it_can.)
     for page in per_page:
         for stream, windows in page.items():
             if stream.split("/")[0] not in PAGED_BY_NUMBER:
