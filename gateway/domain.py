@@ -232,6 +232,11 @@ class OrderQuery:
     created_before: datetime | None = None
     customer_ids: frozenset[str] | None = None
 
+    @property
+    def narrows(self) -> bool:
+        """Whether any filter is set (else every order matches)."""
+        return self != _EVERY_ORDER
+
     def matches(self, order: Order) -> bool:
         """The exact filter, applied in the gateway whatever the backend pushed down."""
         if self.statuses is not None and order.status not in self.statuses:
@@ -245,3 +250,16 @@ class OrderQuery:
         ):
             return False
         return not (self.customer_ids is not None and order.customer_id not in self.customer_ids)
+
+    def ends(self, order: Order) -> bool:
+        """Whether, in a list sorted newest first, neither ``order`` nor any after it can
+        match: it is dated before ``created_after``, the one bound such an order makes
+        final (orders without a date end nothing: where they sort is the backend's call)."""
+        return (
+            self.created_after is not None
+            and order.created_at is not None
+            and order.created_at < self.created_after
+        )
+
+
+_EVERY_ORDER = OrderQuery()

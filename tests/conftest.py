@@ -21,10 +21,12 @@ KINDS = list(SIMULATORS)
 
 
 class Simulators:
-    def __init__(self) -> None:
+    """The simulators on a loopback port: the demo's data, or ``orders`` per kind."""
+
+    def __init__(self, orders: int | None = None) -> None:
         # HighLevel's own rate limit is tested on its own server; here it would only
         # make unrelated tests depend on how fast the suite runs.
-        self.set = SimulatorSet(options={"highlevel": {"rate_limit": None}})
+        self.set = SimulatorSet(options={"highlevel": {"rate_limit": None}}, orders=orders)
         self.server = BackgroundServer(self.set.app()).start()
         self.base_url = self.server.base_url
         self.pristine = copy.deepcopy(self.set.data)

@@ -145,10 +145,13 @@ def test_list_requests_carry_documented_paging_and_filters(sims: Simulators) -> 
         )
         for e in hamgam
     ]
-    # Each page starts where the last ended: nothing is read twice, nothing skipped.
-    assert windows[0][0] == 0 and all(
-        start == prev_start + prev_size
-        for (prev_start, prev_size), (start, _) in itertools.pairwise(windows)
+    # Each page reads on from where the last ended: nothing skipped, every call brings new
+    # orders; once an order fails the filter here, the stream reads the largest pages
+    # (re-reading the 10 it had rather than asking for a page of 10 again).
+    assert windows[0] == (0, 10) and all(size == 100 for _, size in windows[1:])
+    assert all(
+        start <= prev_start + prev_size < start + size
+        for (prev_start, prev_size), (start, size) in itertools.pairwise(windows)
     )
     assert all((e.param("ordering"), e.param("status")) == ("-created_at", None) for e in hamgam)
     # first: 20 over 10 streams: each is first asked for max(10, 2 * 20 / 10) = 10.

@@ -184,7 +184,8 @@ async def _connection(
 ) -> OrderConnection:
     ctx = info.context
     digest = query_digest(scope, list(plans), query)
-    paths = under(leaf_paths(info.selected_fields[0].selections), "edges.node", "nodes")
+    selected = leaf_paths(info.selected_fields[0].selections)
+    paths = under(selected, "edges.node", "nodes")
     page = await merged_page(
         plans,
         first=first,
@@ -192,6 +193,7 @@ async def _connection(
         digest=digest,
         codec=ctx.codec,
         read_lines=any(p.split(".", 1)[0] in ("lineItems", "licenses") for p in paths),
+        look_ahead="pageInfo.hasNextPage" in selected,
     )
     for error in page.errors:
         ctx.report(error, path_of(info))

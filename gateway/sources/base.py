@@ -79,6 +79,11 @@ class Source(Protocol):
         """Complete customers by the backend's own ids, one result per id."""
         ...
 
+    @property
+    def list_page_size(self) -> int:
+        """The most orders one call of the backend's list endpoint returns."""
+        ...
+
     def streams(self, query: OrderQuery) -> Sequence[str]:
         """The independently paged, newest-first order lists this source has for the
         query (one for most kinds; one per configured customer for Adobe)."""

@@ -34,12 +34,18 @@ T = TypeVar("T")
 def page_window(offset: int, limit: int, largest: int) -> tuple[int, int, int]:
     """For APIs paged by number: (page, page_size, items to skip) covering ``offset``.
 
-    A page size that divides the offset starts the page exactly there, so a walk through
-    a list re-reads nothing; one is looked for between half the wanted size and the
-    wanted size, else the wanted size is used and the page's head skipped.
+    A page starts at a multiple of its size, so a size brings ``size - offset % size``
+    orders from ``offset`` on: the smallest size that brings ``limit`` of them is chosen
+    (one that divides the offset re-reads nothing), else the one that brings the most.
+    From offset 199 a page of 100 would bring 1; a page of 99 brings 98.
     """
     wanted = min(max(limit, 1), largest)
-    size = next((s for s in range(wanted, max(wanted // 2, 1) - 1, -1) if offset % s == 0), wanted)
+
+    def brings(size: int) -> int:
+        return size - offset % size
+
+    size = next((s for s in range(wanted, largest + 1) if brings(s) >= wanted), 0)
+    size = size or max(range(1, largest + 1), key=brings)
     page = offset // size + 1
     return page, size, offset - (page - 1) * size
 
@@ -53,6 +59,8 @@ class RestSource(ABC, Generic[S]):
     """Shared mechanics of a source; see :class:`gateway.sources.base.Source`."""
 
     kind: ClassVar[SourceKind]
+    #: the largest page of the backend's order list (BACKENDS.md)
+    list_page_size: ClassVar[int]
     read_error: ClassVar[ErrorReader] = staticmethod(read_detail_error)
 
     def __init__(

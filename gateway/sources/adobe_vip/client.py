@@ -48,6 +48,7 @@ def _zulu(moment: Any) -> str:
 
 class AdobeVipSource(RestSource[AdobeVipSettings]):
     kind = SourceKind.ADOBE_VIP
+    list_page_size = MAX_LIMIT
     read_error: ClassVar[ErrorReader] = staticmethod(read_error)
 
     def headers(self) -> dict[str, str]:

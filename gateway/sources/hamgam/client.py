@@ -15,6 +15,7 @@ MAX_PAGE_SIZE = 100
 
 class HamgamSource(RestSource[HamgamSettings]):
     kind = SourceKind.HAMGAM
+    list_page_size = MAX_PAGE_SIZE
 
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Token {self.settings.token}", "Accept": "application/json"}

@@ -40,6 +40,7 @@ def _missing(status: int, body: Any) -> bool:
 
 class HighLevelSource(RestSource[HighLevelSettings]):
     kind = SourceKind.HIGHLEVEL
+    list_page_size = MAX_LIMIT
     read_error: ClassVar[ErrorReader] = staticmethod(read_error)
 
     def headers(self) -> dict[str, str]:

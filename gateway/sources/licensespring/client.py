@@ -15,6 +15,7 @@ MAX_PAGE = 100
 
 class LicenseSpringSource(RestSource[LicenseSpringSettings]):
     kind = SourceKind.LICENSESPRING
+    list_page_size = MAX_PAGE
 
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Api-Key {self.settings.api_key}", "Accept": "application/json"}

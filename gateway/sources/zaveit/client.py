@@ -21,6 +21,7 @@ def read_error(status: int, body: Any) -> tuple[str | None, str]:
 
 class ZaveitSource(RestSource[ZaveitSettings]):
     kind = SourceKind.ZAVEIT
+    list_page_size = api.MAX_PER_PAGE
     read_error: ClassVar[ErrorReader] = staticmethod(read_error)
 
     def headers(self) -> dict[str, str]:
