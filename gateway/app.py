@@ -120,6 +120,8 @@ def create_app(
         report = {name: {"kind": s.kind.value, "healthy": s.healthy} for name, s in sources.items()}
         ready = all(item["healthy"] for item in report.values())
         store: Store = request.app.state.cache
+        if isinstance(store, RedisStore):  # as of now, not of the last cache operation
+            await store.run(store.client.ping, False)
         cache = {"backend": store.backend, "healthy": store.healthy}
         # Redis down is reported, not a reason to take the replica out: it answers without
         return JSONResponse(

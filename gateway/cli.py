@@ -129,6 +129,19 @@ def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
     uvicorn.run(app, **options)
 
 
+def _check_workers(settings: Settings, workers: int) -> None:
+    """Processes that rotate a refresh token must share it through Redis: with a file
+    each, one would present a token another has already spent."""
+    if workers == 1 or settings.cache.backend == "redis":
+        return
+    for name, source in settings.sources.items():
+        if getattr(source, "oauth_refresh_token", None):
+            raise ConfigError(
+                f"sources.{name}.oauth_refresh_token: --workers {workers} needs "
+                '[cache] backend = "redis" (the processes must share the rotated token)'
+            )
+
+
 def worker_app() -> Any:
     """The app of one `gateway serve --workers N` process (uvicorn's factory)."""
     from gateway.app import create_app
@@ -255,6 +268,7 @@ def main(argv: list[str] | None = None) -> int:
             port = args.port if args.port is not None else (env.port or settings.server.port)
             if args.workers < 1:
                 raise ConfigError("--workers: must be 1 or more")
+            _check_workers(settings, args.workers)
             os.environ["GATEWAY_CONFIG"] = str(Path(path).resolve())
             _serve(settings, args.host or settings.server.host, port, args.workers)
         elif args.command == "demo":

@@ -30,7 +30,7 @@ from strawberry.types import ExecutionResult
 
 from gateway import errors, graphiql
 from gateway.cache.stale import collect
-from gateway.config import LimitSettings, PerformanceSettings
+from gateway.config import LimitSettings, PerformanceSettings, SecuritySettings
 from gateway.context import RequestContext
 from gateway.disconnect import DisconnectWatch
 from gateway.listing import CursorCodec
@@ -175,6 +175,14 @@ class GatewayView(GraphQL[RequestContext, None]):
     @property
     def limits(self) -> LimitSettings:
         return self._limits
+
+    @property
+    def security(self) -> SecuritySettings:
+        return self._auth.settings
+
+    @property
+    def persisted(self) -> PersistedQueries:
+        return self._persisted
 
     def authenticate(self, request: Request) -> Principal:
         """The caller of ``request`` (kept for get_context), or RequestRejected with 401.

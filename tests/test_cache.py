@@ -366,7 +366,25 @@ async def test_a_shared_call_goes_on_for_the_client_that_stays(sims: Simulators)
     assert isinstance(stayed, httpx.Response)
     order = stayed.json()["data"]["orderBySourceId"]
     assert order["sourceId"] == HL_ORDER and order["customer"]["email"]
+    assert hl_calls(sims, "/payments/orders") == 1  # one call, whoever started it
     assert hl_calls(sims, "/contacts") == 1
+
+
+async def test_an_abandoned_trial_call_leaves_the_circuit_usable(sims: Simulators) -> None:
+    settings = hl_settings(sims, breaker_threshold=1, breaker_cooldown_s=0.2, retries=0)
+    payload = {"query": STATUS_QUERY, "variables": {"id": HL_ORDER}}
+    with live_gateway(settings) as url:
+        async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+            sims.set.faults.set("highlevel", "status=503;times=1")
+            failed = (await client.post("/graphql", json=payload)).json()
+            assert codes(failed) == ["BACKEND_UNAVAILABLE"]  # the circuit opens
+            await asyncio.sleep(0.3)
+            sims.set.faults.set("highlevel", "latency=1000;times=1")
+            with pytest.raises(httpx.TimeoutException):  # the trial call's client leaves
+                await client.post("/graphql", json=payload, timeout=0.2)
+            await asyncio.sleep(0.3)
+            answered = (await client.post("/graphql", json=payload)).json()
+    assert answered["data"]["orderBySourceId"]["sourceId"] == HL_ORDER, answered
 
 
 def test_not_found_is_kept_no_longer_than_the_ttl(sims: Simulators) -> None:
@@ -380,3 +398,17 @@ def test_not_found_is_kept_no_longer_than_the_ttl(sims: Simulators) -> None:
         later = gql(client, STATUS_QUERY, {"id": "no-such-order"})
     assert codes(first) == codes(again) == ["NOT_FOUND"]
     assert codes(later) == ["BACKEND_UNAVAILABLE"]  # not a stale NOT_FOUND
+
+
+async def test_the_memory_store_is_bounded_in_bytes_too() -> None:
+    from gateway.cache.memory import MemoryStore
+
+    store = MemoryStore(1000, max_bytes=1600)
+    await store.set("huge", b"x" * 101, 60)  # over a sixteenth: not kept
+    assert await store.get("huge") is None
+    for i in range(20):
+        await store.set(f"k{i}", bytes([i]) * 100, 60)
+    assert store.size == 1600 and len(store) == 16
+    assert await store.get("k3") is None and await store.get("k4") == bytes([4]) * 100
+    await store.set("k4", b"y" * 50, 60)  # replaced, not counted twice
+    assert store.size == 1550 and await store.get("k4") == b"y" * 50

@@ -210,3 +210,18 @@ def test_serve_answers_over_real_http_with_either_parser(
         }
     }
     assert b"Traceback" not in err
+
+
+def test_workers_that_rotate_a_refresh_token_need_redis(tmp_path: Path) -> None:
+    path = tmp_path / "oauth.toml"
+    path.write_text(
+        '[sources.hl-main]\nkind = "highlevel"\nbase_url = "https://services.example"\n'
+        'location_id = "L"\noauth_client_id = "c"\noauth_client_secret = "s"\n'
+        f'oauth_refresh_token = "r"\ntoken_store = "{tmp_path / "tokens"}"\n'
+    )
+    done = _run("serve", "--config", str(path), "--workers", "2")
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "gateway: config error: sources.hl-main.oauth_refresh_token: --workers 2 needs "
+        '[cache] backend = "redis" (the processes must share the rotated token)'
+    )

@@ -399,3 +399,39 @@ def test_a_source_failing_on_the_first_page_is_an_error_status(
     assert response.status_code == 502
     assert "eu-shop" in json.dumps(response.json())
     assert response.headers["content-type"] == "application/json"
+
+
+def test_export_hides_suggestions_and_counts_directives_like_graphql(sims: Simulators) -> None:
+    conf = sims.config()
+    conf["security"]["introspection"] = False
+    conf["security"]["limits"] = {"max_directives": 5}
+    with gateway_client(settings_from_mapping(conf)) as client:
+        wrong = export(client, "{ orders { nodes { sourc custome { email } } } }")
+        many = export(client, "{ orders { nodes { id" + " @skip(if: false)" * 6 + " } } }")
+    assert wrong.status_code == 400
+    assert "Did you mean" not in wrong.text and "sourceId" not in wrong.text
+    assert "'sourc'" in wrong.json()["errors"][0]["message"]
+    assert many.status_code == 400
+    (error,) = many.json()["errors"]
+    assert error["extensions"]["code"] == "QUERY_TOO_COMPLEX"
+    assert len(sims.log.entries) == 0
+
+
+def test_persisted_only_refuses_other_exports_before_any_call(
+    sims: Simulators, tmp_path: Any
+) -> None:
+    import hashlib
+
+    listed = "{ orders { nodes { sourceId } } }"
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps({hashlib.sha256(listed.encode()).hexdigest(): listed}))
+    conf = sims.config(["hamgam"])
+    conf["security"].update(persisted_queries=str(manifest), persisted_only=True)
+    with gateway_client(settings_from_mapping(conf)) as client:
+        refused = export(client, "{ orders { nodes { sourceId status } } }")
+        assert len(sims.log.entries) == 0
+        allowed = export(client, listed)
+    assert refused.status_code == 400
+    assert refused.json()["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_IN_LIST"
+    assert allowed.status_code == 200
+    assert len(table(allowed.text)) == len(sims.set.data["hamgam"].orders)

@@ -1,27 +1,25 @@
 """Identical calls in flight at once are made once and shared by every caller.
 
-The first caller (the leader) makes the call in its own task, so a lone call costs no
-extra task; callers that arrive while it runs wait for its result. When the leader is
-cancelled (its client went away), the call it was making is abandoned and the waiters
-that are still wanted make it again, the first of them as the new leader: a call that
-some request still wants is never lost to another request's disconnect.
+The call runs in a task of its own, so a caller that goes away (its client disconnected)
+takes nothing from the others: the call goes on while anyone still waits for it, and is
+cancelled when the last of them leaves.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Hashable
-from typing import Generic, TypeVar
+from collections.abc import Callable, Coroutine, Hashable
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
 
 class _Flight(Generic[T]):
-    __slots__ = ("waiting",)
+    __slots__ = ("task", "waiters")
 
-    def __init__(self) -> None:
-        #: made when the first follower arrives: most calls have none
-        self.waiting: asyncio.Future[T] | None = None
+    def __init__(self, task: asyncio.Task[T]) -> None:
+        self.task = task
+        self.waiters = 0
 
 
 class Coalescer(Generic[T]):
@@ -34,45 +32,24 @@ class Coalescer(Generic[T]):
         self.made = 0
         self.shared = 0
 
-    async def run(self, key: Hashable, make: Callable[[], Awaitable[T]]) -> T:
+    async def run(self, key: Hashable, make: Callable[[], Coroutine[Any, Any, T]]) -> T:
         if not self.enabled:
             return await make()
-        while True:
-            flight = self._flights.get(key)
-            if flight is None:
-                return await self._lead(key, make)
-            if flight.waiting is None:
-                flight.waiting = asyncio.get_running_loop().create_future()
+        flight = self._flights.get(key)
+        if flight is None:
+            flight = _Flight(asyncio.get_running_loop().create_task(make()))
+            self._flights[key] = flight
+            flight.task.add_done_callback(lambda _: self._settle(key, flight))
+            self.made += 1
+        else:
             self.shared += 1
-            try:
-                return await asyncio.shield(flight.waiting)
-            except asyncio.CancelledError:
-                task = asyncio.current_task()
-                if flight.waiting.cancelled() and task is not None and not task.cancelling():
-                    self.shared -= 1
-                    continue  # the leader went away, this caller did not: call again
-                raise
-
-    async def _lead(self, key: Hashable, make: Callable[[], Awaitable[T]]) -> T:
-        flight: _Flight[T] = _Flight()
-        self._flights[key] = flight
-        self.made += 1
+        flight.waiters += 1
         try:
-            result = await make()
-        except asyncio.CancelledError:
-            self._settle(key, flight)
-            if flight.waiting is not None:
-                flight.waiting.cancel()
-            raise
-        except BaseException as exc:
-            self._settle(key, flight)
-            if flight.waiting is not None:
-                flight.waiting.set_exception(exc)
-            raise
-        self._settle(key, flight)
-        if flight.waiting is not None:
-            flight.waiting.set_result(result)
-        return result
+            return await asyncio.shield(flight.task)
+        finally:
+            flight.waiters -= 1
+            if flight.waiters == 0 and not flight.task.done():
+                flight.task.cancel()  # nobody wants it any more
 
     def _settle(self, key: Hashable, flight: _Flight[T]) -> None:
         if self._flights.get(key) is flight:

@@ -6,16 +6,29 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
+#: What the memory store holds at most, whatever the entry count: entries are backend
+#: pages and documents of any size, so a count alone does not bound memory.
+MAX_BYTES = 256 * 1024 * 1024
+
 
 class MemoryStore:
-    """At most ``max_entries`` entries; the least recently used go first, expired ones
-    when they are next read. Per-entry expiry is why this is not ``functools.lru_cache``."""
+    """At most ``max_entries`` entries and ``max_bytes`` of values; the least recently used
+    go first, expired ones when they are next read; a value over a sixteenth of
+    ``max_bytes`` is not kept. Per-entry expiry is why this is not ``functools.lru_cache``."""
 
     backend = "memory"
     healthy = True
 
-    def __init__(self, max_entries: int, *, now: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        max_entries: int,
+        *,
+        max_bytes: int = MAX_BYTES,
+        now: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self.size = 0
         self._now = now
         self._items: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
 
@@ -28,18 +41,26 @@ class MemoryStore:
             return None
         expires, value = item
         if expires <= self._now():
-            del self._items[key]
+            self._drop(key)
             return None
         self._items.move_to_end(key)
         return value
 
     async def set(self, key: str, value: bytes, ttl_s: float) -> None:
-        if ttl_s <= 0:
+        if ttl_s <= 0 or len(value) > self.max_bytes // 16:
             return
+        self._drop(key)
         self._items[key] = (self._now() + ttl_s, value)
-        self._items.move_to_end(key)
-        while len(self._items) > self.max_entries:
-            self._items.popitem(last=False)
+        self.size += len(value)
+        while len(self._items) > self.max_entries or self.size > self.max_bytes:
+            _, (_, old) = self._items.popitem(last=False)
+            self.size -= len(old)
+
+    def _drop(self, key: str) -> None:
+        item = self._items.pop(key, None)
+        if item is not None:
+            self.size -= len(item[1])
 
     async def aclose(self) -> None:
         self._items.clear()
+        self.size = 0

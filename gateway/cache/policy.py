@@ -36,6 +36,13 @@ class CachePolicy:
     def age(self, stored_at: float) -> float:
         return max(0.0, self.now() - stored_at)
 
+    def key(self, path: str, query: str) -> str:
+        """A call's key: its path as it is (ids only), its query hashed (it may hold an
+        email, and keys are listed in plain text by anyone who can read the store)."""
+        if not query:
+            return self.namespace + path
+        return f"{self.namespace}{path}?{hashlib.sha256(query.encode()).hexdigest()[:32]}"
+
 
 def open_store(backend: str, url: str | None, max_entries: int) -> Store:
     """The configured store (``[cache]``); a Redis store connects on first use."""
@@ -44,9 +51,12 @@ def open_store(backend: str, url: str | None, max_entries: int) -> Store:
     return MemoryStore(max_entries)
 
 
-def namespace(source: str, kind: str, base_url: str) -> str:
-    digest = hashlib.sha256(f"{kind}|{base_url}".encode()).hexdigest()[:12]
-    return f"{source}:{digest}:"
+def namespace(source: str, kind: str, base_url: str, identity: list[str]) -> str:
+    """Keys of a source: its name, then a digest of where it points and whose account it
+    reads (its credentials), so that configurations sharing one Redis never read each
+    other's answers."""
+    seen = "\x00".join([kind, base_url, *sorted(identity)])
+    return f"{source}:{hashlib.sha256(seen.encode()).hexdigest()[:16]}:"
 
 
 def build_budget(

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 
+from gateway.cache.policy import namespace
 from gateway.cache.redis import RedisStore
 from gateway.cache.store import Store
 from gateway.credentials.base import Grant
@@ -12,13 +12,6 @@ from gateway.credentials.keeper import Keeper, LocalKeeper, token_file
 from gateway.credentials.redis_keeper import RedisKeeper
 from gateway.credentials.renewing import RenewingCredential
 from gateway.resilience import Clock
-
-
-def namespace(source: str, token_url: str, client_id: str) -> str:
-    """Keys of one source's tokens: its name and a digest of whose tokens they are, so two
-    configurations sharing one Redis or one file never present each other's."""
-    digest = hashlib.sha256(f"{token_url}|{client_id}".encode()).hexdigest()[:12]
-    return f"{source}:{digest}:"
 
 
 def renewing(
@@ -35,7 +28,9 @@ def renewing(
 ) -> RenewingCredential:
     """Shared through Redis when the cache is Redis; else this process's, with a rotated
     refresh token in ``token_store``."""
-    space = namespace(source, grant.url, client_id)
+    # whose tokens they are: two configurations sharing one Redis or one file never
+    # present each other's
+    space = namespace(source, "token", grant.url, [client_id])
     keeper: Keeper
     if isinstance(cache, RedisStore):
         keeper = RedisKeeper(

@@ -38,12 +38,13 @@ from graphql import (
     get_operation_ast,
     parse,
     print_ast,
-    validate,
     visit,
 )
 
 from gateway.errors import PARSE_FAILED, VALIDATION_FAILED, BadUserInput, GatewayError
 from gateway.export.flatten import Kind, Shape, check_lists, shape_of
+from gateway.schema.analysis import TooComplex, count_directives
+from gateway.schema.preparation import validate_operation
 
 FIRST_VAR = "_exportFirst"
 AFTER_VAR = "_exportAfter"
@@ -100,14 +101,26 @@ def _lift(edge: Mapping[str, Any], node_key: str) -> dict[str, Any]:
 
 
 def plan_export(
-    schema: GraphQLSchema, text: str, operation_name: str | None, variables: dict[str, Any]
+    schema: GraphQLSchema,
+    text: str,
+    operation_name: str | None,
+    variables: dict[str, Any],
+    *,
+    introspection: bool = True,
+    max_directives: int | None = None,
 ) -> ExportPlan:
     """Check ``text`` for an export and rewrite it for paging; ``variables`` gets the
-    starting cursor when the client's own variable holds it. Raises Refused/BadUserInput."""
+    starting cursor when the client's own variable holds it. Validated as /graphql
+    validates (no suggestions with introspection off, directives counted first).
+    Raises Refused/BadUserInput/TooComplex."""
     try:
         document = parse(text)
     except GraphQLError as exc:
         raise Refused(PARSE_FAILED, exc.message) from None
+    if max_directives is not None:
+        directives = count_directives(document)
+        if directives > max_directives:
+            raise TooComplex("directives", max_directives, directives)
     operation = get_operation_ast(document, operation_name)
     if operation is None:
         raise BadUserInput(
@@ -119,7 +132,7 @@ def plan_export(
         raise BadUserInput(
             f"an export runs a query; this document is a {operation.operation.value}"
         )
-    problems = validate(schema, document)
+    problems = validate_operation(schema, document, introspection=introspection)
     if problems:
         raise Refused(VALIDATION_FAILED, "; ".join(p.message for p in problems))
     fragments = {

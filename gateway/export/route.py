@@ -51,7 +51,7 @@ STATUS = {
     errors.UNAUTHENTICATED: 401,
     errors.FORBIDDEN: 403,
     errors.NOT_FOUND: 404,
-    "BACKEND_RATE_LIMITED": 429,
+    errors.BACKEND_RATE_LIMITED: 429,
     errors.BACKEND_ERROR: 502,
     errors.BACKEND_UNAVAILABLE: 503,
     errors.BACKEND_TIMEOUT: 504,
@@ -121,12 +121,21 @@ class ExportEndpoint:
             )
         principal = self.view.authenticate(request)
         params = await _params(request)
+        if self.view.persisted.only:  # refused before it is read, as on /graphql
+            await self.view.persisted.resolve(params.query, None, request.app.state.cache)
         limits = self.view.limits
         tokens = count_tokens(params.query, limits.max_tokens)
         if tokens > limits.max_tokens:
             raise TooComplex("tokens", limits.max_tokens, tokens)
         variables = dict(params.variables)
-        plan = plan_export(self.schema, params.query, params.operation_name, variables)
+        plan = plan_export(
+            self.schema,
+            params.query,
+            params.operation_name,
+            variables,
+            introspection=self.view.security.introspection,
+            max_directives=limits.max_directives,
+        )
         size = await self._check(request, plan, variables, principal, params.limit)
         writer: Writer = (
             CsvWriter(plan.shape, bom=params.bom) if params.format == CSV else NdjsonWriter()

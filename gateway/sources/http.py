@@ -17,7 +17,7 @@ from urllib.parse import quote, urlencode
 
 import msgspec
 
-from gateway.cache.budget import Budget, allowed_wait, rate_limited
+from gateway.cache.budget import PATIENCE, Budget, allowed_wait, rate_limited
 from gateway.cache.coalesce import Coalescer
 from gateway.cache.policy import CachePolicy
 from gateway.cache.stale import warn_stale
@@ -124,14 +124,16 @@ class BackendHttp:
         path and query in flight twice is one call (the source's credential is the same).
         """
         query = urlencode(params, quote_via=quote) if params else ""
-        target = f"{path}?{query}" if query else path
+        # An export waits longer for budget than an interactive request: the two never
+        # share a call, so neither inherits the other's patience or its refusal.
+        flight = (path, query, PATIENCE.get())
         cache = self.cache
         if cache is None:
             _, body = await self.flights.run(
-                target, lambda: self._call(path, query, headers, missing)
+                flight, lambda: self._call(path, query, headers, missing)
             )
             return body
-        key = cache.namespace + target
+        key = cache.key(path, query)
         entry = await self._cached(cache, key)
         age = cache.age(entry.stored_at) if entry is not None else 0.0
         if entry is not None and age < cache.ttl_s:
@@ -140,7 +142,7 @@ class BackendHttp:
         self.cache_results["miss"] += 1
         try:
             _, body = await self.flights.run(
-                target, lambda: self._call(path, query, headers, missing, store_as=key)
+                flight, lambda: self._call(path, query, headers, missing, store_as=key)
             )
         except BackendError as exc:
             if entry is None or age >= cache.keep_s or not _stale_may_answer(exc):
@@ -187,8 +189,8 @@ class BackendHttp:
 
         try:
             reply, body = await self._retry.run(attempt)
-        except BackendRateLimited:
-            self.breaker.cancel_trial()
+        except (BackendRateLimited, asyncio.CancelledError):
+            self.breaker.cancel_trial()  # never sent, or abandoned: it decides nothing
             raise
         except BackendError as exc:
             if _is_outage(exc):
@@ -219,9 +221,11 @@ class BackendHttp:
         return await self._send(path, query, {**sent, **_bearer(token)})
 
     async def _send(self, path: str, query: str, headers: Mapping[str, str]) -> Reply:
+        # The budget is granted before a connection slot is taken, so calls that wait for
+        # budget hold no slot; the budget's 10% longer window absorbs the wait for a slot.
+        if self._budget is not None:
+            await self._budget.acquire()
         async with self._slots:
-            if self._budget is not None:  # granted as the call leaves, not before
-                await self._budget.acquire()
             return await self.exchange.get(path, query, headers)
 
     async def _spend_retry_after(self, error: BackendUnavailable) -> None:

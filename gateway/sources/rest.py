@@ -78,7 +78,7 @@ class RestSource(ABC, Generic[S]):
         self.settings = settings
         clock = clock or SystemClock()
         exchange = self._exchange(transport, http_transport)
-        space = namespace(name, self.kind.value, str(settings.base_url))
+        space = namespace(name, self.kind.value, str(settings.base_url), settings.secrets())
         masker = SecretMasker(settings.secrets())
         #: a token that renews itself, or None for a fixed token (sent by the exchange)
         self.credential = self.renewing_credential(cache, clock, masker.add)
