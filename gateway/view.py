@@ -9,7 +9,6 @@ as the GraphQL-over-HTTP spec says (4xx when there is no data).
 from __future__ import annotations
 
 import logging
-import uuid
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -34,6 +33,8 @@ from gateway.listing import CursorCodec
 from gateway.loaders import Loaders
 from gateway.schema.analysis import TooComplex
 from gateway.security import Authenticator, Principal, Unauthenticated
+from gateway.telemetry import requestid
+from gateway.telemetry.middleware import note_outcome
 
 log = logging.getLogger("gateway.graphql")
 
@@ -128,6 +129,7 @@ class GatewayView(GraphQL[RequestContext, None]):
                     raise RequestRejected(exc, 401, {"WWW-Authenticate": "Bearer"}) from None
             response = await self.run(request)
         except HTTPException as exc:
+            note_outcome("error")
             code = errors.PARSE_FAILED if "JSON" in exc.reason else errors.BAD_USER_INPUT
             headers = {"Allow": "GET, POST"} if exc.status_code == 405 else None
             response = _error_response(
@@ -137,6 +139,7 @@ class GatewayView(GraphQL[RequestContext, None]):
                 headers,
             )
         except RequestRejected as exc:
+            note_outcome("error")
             status = exc.status or (400 if _accepts_graphql_response(request) else 200)
             body = {"message": exc.error.message, "extensions": exc.error.extensions()}
             response = _error_response(request, status, body, exc.headers)
@@ -200,8 +203,9 @@ class GatewayView(GraphQL[RequestContext, None]):
         if result.data is None and result.errors and not _executed(result.errors):
             data = {}  # a request error: the spec says no "data" key
         if all_errors:
-            request_id = request.headers.get("x-request-id") or uuid.uuid4().hex[:16]
+            request_id = requestid.current_or_new()
             data["errors"] = [format_error(e, request_id) for e in all_errors]
+        note_outcome(_outcome(result.data, bool(all_errors)))
         return data
 
     def encode_json(self, data: object) -> bytes:
@@ -216,6 +220,13 @@ class GatewayView(GraphQL[RequestContext, None]):
             if isinstance(response_data, dict) and "data" not in response_data:
                 response.status_code = 400
         return response
+
+
+def _outcome(data: dict[str, Any] | None, failed: bool) -> str:
+    """ok: no error; partial: errors beside some data; error: no data at all."""
+    if not failed:
+        return "ok"
+    return "partial" if data and any(v is not None for v in data.values()) else "error"
 
 
 def _executed(errs: list[GraphQLError]) -> bool:

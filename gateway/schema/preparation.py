@@ -22,6 +22,7 @@ from strawberry.schema.schema import validate_document
 from gateway.config import LimitSettings
 from gateway.context import RequestContext
 from gateway.schema.analysis import AnalysisCache, check
+from gateway.telemetry.middleware import note_document
 
 Validate = Callable[
     [GraphQLSchema, DocumentNode, tuple[type[ASTValidationRule], ...]], list[GraphQLError]
@@ -59,6 +60,7 @@ class PrepareOperation(SchemaExtension):
         if not self.introspection:
             ec.validation_rules = (*ec.validation_rules, NoSchemaIntrospectionCustomRule)
         assert ec.graphql_document is not None
+        note_document(ec.graphql_document, ec.operation_name)
         validate = self.caches.validate if self.caches is not None else validate_document
         ec.pre_execution_errors = validate(
             ec.schema._schema, ec.graphql_document, ec.validation_rules

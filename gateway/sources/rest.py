@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 import httpx
 from httpx_aiohttp import AiohttpTransport
+from opentelemetry.trace import Tracer
 
 from gateway.concurrency import gather
 from gateway.domain import Customer, Order, OrderPage, OrderQuery, SourceKind
@@ -22,6 +23,7 @@ from gateway.resilience import CircuitBreaker, Clock, RateLimiter, RetryPolicy, 
 from gateway.sources.base import Fetched, HttpTransport, SourceSettings
 from gateway.sources.exchange import AiohttpExchange, Exchange, HttpxExchange
 from gateway.sources.http import BackendHttp, ErrorReader, read_detail_error
+from gateway.telemetry.backend import ObservedExchange
 from gateway.values import SHAPE_ERRORS
 
 S = TypeVar("S", bound=SourceSettings)
@@ -51,6 +53,9 @@ class RestSource(ABC, Generic[S]):
 
     kind: ClassVar[SourceKind]
     read_error: ClassVar[ErrorReader] = staticmethod(read_detail_error)
+    #: the header carrying the gateway's request id to the backend (None: none, or the
+    #: adapter sends it under its own name)
+    request_id_header: ClassVar[str | None] = "X-Request-Id"
 
     def __init__(
         self,
@@ -60,11 +65,18 @@ class RestSource(ABC, Generic[S]):
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Clock | None = None,
         http_transport: HttpTransport = "aiohttp",
+        tracer: Tracer | None = None,
     ) -> None:
         self.name = name
         self.settings = settings
         clock = clock or SystemClock()
-        exchange = self._exchange(transport, http_transport)
+        exchange = ObservedExchange(
+            self._exchange(transport, http_transport),
+            source=name,
+            kind=self.kind.value,
+            request_id_header=self.request_id_header,
+            tracer=tracer,
+        )
         self.http = BackendHttp(
             source=name,
             exchange=exchange,

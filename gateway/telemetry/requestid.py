@@ -1,0 +1,39 @@
+"""The request id: taken from the client's ``X-Request-Id`` when it is safe, else made.
+
+Held in a context variable for the request's task and the tasks it starts (loaders), so
+the HTTP seam, the log and error messages read the same id without passing it around.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from contextvars import ContextVar
+
+HEADER = "X-Request-Id"
+_SAFE = re.compile(r"[A-Za-z0-9._-]{1,128}")
+
+_current: ContextVar[str | None] = ContextVar("gateway_request_id", default=None)
+
+
+def accept_or_make(value: str | None) -> str:
+    """The client's id when it is 1 to 128 of ``[A-Za-z0-9._-]`` (DESIGN.md), else a new one:
+    anything else could smuggle text into logs and backend headers."""
+    if value is not None and _SAFE.fullmatch(value):
+        return value
+    return uuid.uuid4().hex
+
+
+def bind(request_id: str) -> None:
+    """Make ``request_id`` this task's (and its children's) request id."""
+    _current.set(request_id)
+
+
+def current() -> str | None:
+    """The id of the request being served, or None outside one."""
+    return _current.get()
+
+
+def current_or_new() -> str:
+    """The current request's id, or a fresh one (an error outside a request still gets one)."""
+    return _current.get() or uuid.uuid4().hex
