@@ -1,11 +1,10 @@
-"""The `gateway` command: serve, demo, simulate, schema."""
+"""The `gateway` command: serve, demo, simulate, schema, check."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import gc
-import logging
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,6 +19,7 @@ from gateway.config import (
     settings_from_mapping,
 )
 from gateway.errors import ConfigError
+from gateway.telemetry import logs
 
 if TYPE_CHECKING:
     from gateway.simulators import SimulatorSet
@@ -57,6 +57,10 @@ def _parser() -> argparse.ArgumentParser:
             help="make a simulator misbehave, e.g. hamgam=hang, zaveit='status=503;times=2'",
         )
     sub.add_parser("schema", help="print the GraphQL SDL")
+    check = sub.add_parser(
+        "check", help="validate the config and make one authenticated call per source"
+    )
+    check.add_argument("--config", type=Path, help="TOML config (default: $GATEWAY_CONFIG)")
     return parser
 
 
@@ -90,6 +94,7 @@ def _serve(settings: Settings, host: str, port: int) -> None:
         host=host,
         port=port,
         log_level="info",
+        log_config=None,  # uvicorn's records go to the gateway's handler (telemetry.logs)
         access_log=settings.server.access_log,
         **{**SERVER_OPTIONS, "http": settings.server.http_parser},
     )
@@ -139,7 +144,12 @@ async def _demo(port: int, faults: list[str]) -> None:
     settings = settings_from_mapping(demo_config(sim_url))
     gateway = uvicorn.Server(
         uvicorn.Config(
-            create_app(settings), host="127.0.0.1", port=port, log_level="info", **SERVER_OPTIONS
+            create_app(settings),
+            host="127.0.0.1",
+            port=port,
+            log_level="info",
+            log_config=None,
+            **SERVER_OPTIONS,
         )
     )
     tune_gc(settings.performance)
@@ -163,22 +173,37 @@ async def _simulate(port: int, faults: list[str], latency_ms: float, rate_limit:
     await server.serve(sockets=[sock])
 
 
+def _config(path: Path | None, env: Environment) -> Settings:
+    path = path or env.gateway_config
+    if path is None:
+        raise ConfigError("no config: pass --config FILE or set GATEWAY_CONFIG")
+    settings = load_settings(path)
+    server = settings.server
+    logs.configure(server.log_format, server.log_level, secrets=settings.secrets())
+    return settings
+
+
+def _check(settings: Settings) -> int:
+    from gateway.check import check_sources, render_table
+
+    results = asyncio.run(check_sources(settings))
+    sys.stdout.write(render_table(results))
+    return 0 if all(r.ok for r in results) else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    # httpx logs every URL at INFO, query strings (customer emails) included.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logs.configure()
     env = Environment()
     try:
         if args.command == "schema":
             from gateway.schema.query import schema_sdl
 
             sys.stdout.write(schema_sdl())
+        elif args.command == "check":
+            return _check(_config(args.config, env))
         elif args.command == "serve":
-            path = args.config or env.gateway_config
-            if path is None:
-                raise ConfigError("no config: pass --config FILE or set GATEWAY_CONFIG")
-            settings = load_settings(path)
+            settings = _config(args.config, env)
             port = args.port if args.port is not None else (env.port or settings.server.port)
             _serve(settings, args.host or settings.server.host, port)
         elif args.command == "demo":

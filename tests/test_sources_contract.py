@@ -290,9 +290,7 @@ def test_adobe_request_ids_are_fresh_per_call(sims: Simulators) -> None:
     entries = sims.log.of("adobe_vip")
     assert len(entries) == 2
     assert len({e.headers["x-request-id"] for e in entries}) == 2
-    assert {e.headers["x-correlation-id"] for e in entries} == {
-        response.headers["x-request-id"]
-    }
+    assert {e.headers["x-correlation-id"] for e in entries} == {response.headers["x-request-id"]}
 
 
 def test_adobe_customer_is_fetched_once_for_many_orders(sims: Simulators) -> None:

@@ -60,7 +60,8 @@ class PrepareOperation(SchemaExtension):
         if not self.introspection:
             ec.validation_rules = (*ec.validation_rules, NoSchemaIntrospectionCustomRule)
         assert ec.graphql_document is not None
-        note_document(ec.graphql_document, ec.operation_name)
+        # the operationName as sent (the public property falls back to the first name)
+        note_document(ec.graphql_document, ec._provided_operation_name)
         validate = self.caches.validate if self.caches is not None else validate_document
         ec.pre_execution_errors = validate(
             ec.schema._schema, ec.graphql_document, ec.validation_rules

@@ -42,17 +42,18 @@ def note_operation(name: str | None) -> None:
         note.operation = name
 
 
-def note_document(document: DocumentNode, name: str | None) -> None:
-    """Notes ``name`` when the document defines an operation so named (a name the client
-    sent that the document lacks is not a label value: the request fails anyway)."""
-    if name is None:
-        return
-    for definition in document.definitions:
-        if not isinstance(definition, OperationDefinitionNode) or definition.name is None:
-            continue
-        if definition.name.value == name:
-            note_operation(name)
-            return
+def note_document(document: DocumentNode, provided: str | None) -> None:
+    """Notes the name of the operation the document will run: the one named ``provided``
+    (the request's operationName), else the first (as Strawberry runs it). A name the
+    document lacks leaves it anonymous: that request fails anyway, and a client's made-up
+    name must not become a label value."""
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if provided is None:
+        chosen = operations[0] if operations else None
+    else:
+        chosen = next((o for o in operations if o.name and o.name.value == provided), None)
+    if chosen is not None and chosen.name is not None:
+        note_operation(chosen.name.value)
 
 
 def note_outcome(outcome: str) -> None:
