@@ -39,7 +39,8 @@ async def _check_one(source: Source) -> Checked:
     try:
         await source.list_orders(streams[0], OrderQuery(), 0, 1)
     except GatewayError as exc:
-        return Checked(source.name, kind, False, time.perf_counter() - start, exc.message)
+        message = exc.message.removeprefix(f"source '{source.name}': ")
+        return Checked(source.name, kind, False, time.perf_counter() - start, message)
     return Checked(source.name, kind, True, time.perf_counter() - start)
 
 
