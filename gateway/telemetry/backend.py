@@ -58,7 +58,7 @@ class ObservedExchange:
         self._id_header = request_id_header
         self._tracer = tracer
         self._span_name = f"GET {source}"
-        metrics.register_source(source, kind)
+        self._metrics = metrics.register_source(source, kind)
 
     async def get(self, path: str, query: str, headers: Mapping[str, str]) -> Reply:
         request_id = requestid.current()
@@ -100,7 +100,7 @@ class ObservedExchange:
 
     def _done(self, outcome: str, start: float, status: int | str) -> None:
         seconds = time.perf_counter() - start
-        metrics.record_backend(self.source, self.kind, outcome, seconds)
+        self._metrics.record(outcome, seconds)
         if log.isEnabledFor(logging.DEBUG):
             # Never the path or query: they may hold a customer's email or id.
             log.debug(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -87,6 +87,9 @@ CACHE_REQUESTS: Final = Counter(
 
 _operations: set[str] = set()
 _kinds: dict[str, str] = {}
+# Children by label values: prometheus-client's ``labels()`` costs more than the count
+# itself (it validates and locks), and these are counted on every request.
+_request_counts: dict[tuple[str, str], Any] = {}
 
 
 def operation_label(name: str | None) -> str:
@@ -103,14 +106,38 @@ def operation_label(name: str | None) -> str:
 
 def record_request(operation: str | None, outcome: str, seconds: float) -> None:
     """One GraphQL request answered."""
-    REQUESTS.labels(operation_label(operation), outcome).inc()
+    key = (operation_label(operation), outcome)
+    counter = _request_counts.get(key)
+    if counter is None:
+        counter = _request_counts[key] = REQUESTS.labels(*key)
+    counter.inc()
     REQUEST_DURATION.observe(seconds)
 
 
-def register_source(source: str, kind: str) -> None:
+class BackendMetrics:
+    """One source's backend counts, its series looked up once."""
+
+    def __init__(self, source: str, kind: str) -> None:
+        self.source, self.kind = source, kind
+        self._duration = BACKEND_DURATION.labels(source, kind)
+        self._counts: dict[str, Any] = {}
+
+    def record(self, outcome: str, seconds: float) -> None:
+        """One backend HTTP call that was made."""
+        counter = self._counts.get(outcome)
+        if counter is None:
+            counter = self._counts[outcome] = BACKEND_REQUESTS.labels(
+                self.source, self.kind, outcome
+            )
+        counter.inc()
+        self._duration.observe(seconds)
+
+
+def register_source(source: str, kind: str) -> BackendMetrics:
     """Called once per configured source: its kind for later counts, its breaker at 0."""
     _kinds[source] = kind
     CIRCUIT_OPEN.labels(source).set(0)
+    return BackendMetrics(source, kind)
 
 
 def record_backend(source: str, kind: str, outcome: str, seconds: float | None) -> None:

@@ -1,0 +1,111 @@
+"""Side by side in one run: this tree against another revision, rounds interleaved A/B/A/B.
+
+    .venv/bin/python bench/ab.py REV [ROUNDS]
+
+The other revision's ``gateway/`` is taken with ``git archive`` into a temporary
+directory and served by the same interpreter with that directory first on PYTHONPATH, so
+only the gateway's code differs (dependencies, config, machine and simulators are the
+same). Each round serves one order with its customer and lines (2 backend calls, 0 ms
+backends) with wrk at 50 connections for BENCH_DURATION seconds, the way bench/run.py
+measures its first row. Interleaving rounds spreads the drift of a shared machine over
+both sides instead of giving it to one.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import run  # bench/run.py: the same drivers and config
+
+QUERY = "one order + customer + lines"
+
+
+@contextmanager
+def served(sim_url: str, pythonpath: str | None) -> Iterator[tuple[str, Any]]:
+    """`gateway serve` (this tree, or the tree on ``pythonpath``) pinned to core 0."""
+    with tempfile.TemporaryDirectory() as tmp:
+        config = Path(tmp) / "bench.toml"
+        run.write_config(config, sim_url, {})
+        port = run.free_port()
+        url = f"http://127.0.0.1:{port}"
+        argv = run.pinned(
+            0,
+            [
+                sys.executable,
+                "-m",
+                "gateway",
+                "serve",
+                "--config",
+                str(config),
+                "--port",
+                str(port),
+            ],
+        )
+        env = dict(os.environ)
+        if pythonpath:
+            env["PYTHONPATH"] = pythonpath
+        proc = subprocess.Popen(
+            argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=tmp
+        )
+        try:
+            run.wait_http(f"{url}/healthz")
+            yield url, proc
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
+def main() -> int:
+    if len(sys.argv) < 2:
+        print(__doc__, file=sys.stderr)
+        return 2
+    rev, rounds = sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 4
+    with tempfile.TemporaryDirectory() as base:
+        archive = subprocess.run(
+            ["git", "archive", rev, "gateway"], cwd=run.ROOT, check=True, capture_output=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", base], input=archive, check=True)
+        sim_port = run.free_port()
+        sim_url = f"http://127.0.0.1:{sim_port}"
+        argv = run.pinned(
+            1,
+            [str(run.BIN / "gateway"), "simulate", "--port", str(sim_port), "--no-rate-limit"],
+        )
+        sides = {f"A {rev}": base, "B this tree": None}
+        results: dict[str, list[run.Row]] = {name: [] for name in sides}
+        with run.process(argv, f"{sim_url}/__stats"):
+            for i in range(rounds):
+                for name, path in sides.items():
+                    with served(sim_url, path) as (url, proc):
+                        row = run.run_query(
+                            url, proc.pid, sim_url, 0, name, QUERY, run.QUERIES[QUERY]
+                        )
+                    results[name].append(row)
+                    print(
+                        f"round {i + 1} {name}: {row.rps:.0f} req/s, {row.cpu_ms:.3f} ms CPU/req,"
+                        f" {row.backend_calls} backend calls, {row.failures} failed",
+                        flush=True,
+                    )
+    print(f"\n{run.CONNECTIONS} connections, {run.DURATION} s per round, {QUERY}, 0 ms:")
+    medians = {}
+    for name, rows in results.items():
+        medians[name] = statistics.median(r.rps for r in rows)
+        cpu = statistics.median(r.cpu_ms for r in rows)
+        print(f"- {name}: median {medians[name]:.0f} req/s, {cpu:.3f} ms CPU/req")
+    a, b = medians.values()
+    print(f"- B / A: {b / a:.3f}")
+    return 1 if any(r.failures for rows in results.values() for r in rows) else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
