@@ -48,6 +48,7 @@ def build_sources(
             clock=clock,
             http_transport=http_transport,
             tracer=tracer,
+            metrics=settings.server.metrics,
         )
         for name, conf in settings.sources.items()
     }

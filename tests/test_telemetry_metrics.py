@@ -177,12 +177,16 @@ def test_record_cache_counts_by_source_and_result(sims: Simulators) -> None:
 
 
 def test_metrics_can_be_switched_off(sims: Simulators) -> None:
-    conf = sims.config(["hamgam"])
-    conf["server"] = {"metrics": False}
     from gateway.config import settings_from_mapping
 
+    conf = sims.config(["hamgam"])
+    conf["server"] = {"metrics": False}
+    before = parse(metrics.render().decode())
     with gateway_client(settings_from_mapping(conf)) as client:
         assert client.get("/metrics").status_code == 404
+        assert gql(client, "query OneOrder " + ORDER)["data"]
+    after = parse(metrics.render().decode())
+    assert after == before  # nothing counted either
 
 
 WORKER = """

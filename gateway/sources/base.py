@@ -94,5 +94,5 @@ class Adapter:
     kind: SourceKind
     settings: type[SourceSettings]
     #: called as create(name, settings, transport=None, clock=None,
-    #: http_transport="aiohttp", tracer=None) → a Source
+    #: http_transport="aiohttp", tracer=None, metrics=True) → a Source
     create: Callable[..., Source]

@@ -66,6 +66,7 @@ class RestSource(ABC, Generic[S]):
         clock: Clock | None = None,
         http_transport: HttpTransport = "aiohttp",
         tracer: Tracer | None = None,
+        metrics: bool = True,
     ) -> None:
         self.name = name
         self.settings = settings
@@ -76,6 +77,7 @@ class RestSource(ABC, Generic[S]):
             kind=self.kind.value,
             request_id_header=self.request_id_header,
             tracer=tracer,
+            metrics=metrics,
         )
         self.http = BackendHttp(
             source=name,

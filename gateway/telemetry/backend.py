@@ -16,7 +16,8 @@ from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 
 from gateway.errors import BackendError, BackendTimeout
 from gateway.sources.exchange import Exchange, Reply
-from gateway.telemetry import metrics, requestid
+from gateway.telemetry import requestid
+from gateway.telemetry.metrics import register_source
 
 log = logging.getLogger("gateway.backend.calls")
 
@@ -41,7 +42,8 @@ class ObservedExchange:
     """An Exchange that observes each call of the one it wraps.
 
     ``request_id_header`` names the header carrying the request id (None: the adapter
-    sends it itself, as Adobe's X-Correlation-Id). Whether to trace is decided here, once.
+    sends it itself, as Adobe's X-Correlation-Id). Whether to trace and to count is
+    decided here, once (``[server] metrics = false``: not counted).
     """
 
     def __init__(
@@ -52,13 +54,14 @@ class ObservedExchange:
         kind: str,
         request_id_header: str | None,
         tracer: Tracer | None,
+        metrics: bool = True,
     ) -> None:
         self.inner = inner
         self.source, self.kind = source, kind
         self._id_header = request_id_header
         self._tracer = tracer
         self._span_name = f"GET {source}"
-        self._metrics = metrics.register_source(source, kind)
+        self._metrics = register_source(source, kind) if metrics else None
 
     async def get(self, path: str, query: str, headers: Mapping[str, str]) -> Reply:
         request_id = requestid.current()
@@ -100,7 +103,8 @@ class ObservedExchange:
 
     def _done(self, outcome: str, start: float, status: int | str) -> None:
         seconds = time.perf_counter() - start
-        self._metrics.record(outcome, seconds)
+        if self._metrics is not None:
+            self._metrics.record(outcome, seconds)
         if log.isEnabledFor(logging.DEBUG):
             # Never the path or query: they may hold a customer's email or id.
             log.debug(
