@@ -1,6 +1,6 @@
 """Side by side in one run: this tree against another revision, rounds interleaved A/B/A/B.
 
-    .venv/bin/python bench/ab.py REV [ROUNDS]
+    .venv/bin/python bench/ab.py REV [ROUNDS] [--inproc]
 
 The other revision's ``gateway/`` is taken with ``git archive`` into a temporary
 directory and served by the same interpreter with that directory first on PYTHONPATH, so
@@ -8,7 +8,9 @@ only the gateway's code differs (dependencies, config, machine and simulators ar
 same). Each round serves one order with its customer and lines (2 backend calls, 0 ms
 backends) with wrk at 50 connections for BENCH_DURATION seconds, the way bench/run.py
 measures its first row. Interleaving rounds spreads the drift of a shared machine over
-both sides instead of giving it to one.
+both sides instead of giving it to one. ``--inproc`` measures instead the app's CPU per
+request in-process (bench/inproc.py, 3,000 sequential requests a round), which a shared
+machine disturbs less than req/s; the ratio reported is the median of the rounds' ratios.
 """
 
 from __future__ import annotations
@@ -65,11 +67,30 @@ def served(sim_url: str, pythonpath: str | None) -> Iterator[tuple[str, Any]]:
             proc.wait(timeout=10)
 
 
+def inproc(sim_url: str, pythonpath: str | None, count: int = 3000) -> float:
+    """Microseconds of CPU per request of one tree's app, in its own process on core 0."""
+    env = dict(os.environ)
+    if pythonpath:
+        env["PYTHONPATH"] = pythonpath
+    script = str(Path(__file__).resolve().parent / "inproc.py")
+    done = subprocess.run(
+        run.pinned(0, [sys.executable, script, sim_url, str(count)]),
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+    )
+    return float(done.stdout.strip())
+
+
 def main() -> int:
-    if len(sys.argv) < 2:
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    if not args:
         print(__doc__, file=sys.stderr)
         return 2
-    rev, rounds = sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 4
+    rev, rounds = args[0], int(args[1]) if len(args) > 1 else 4
+    in_process = "--inproc" in sys.argv
     with tempfile.TemporaryDirectory() as base:
         archive = subprocess.run(
             ["git", "archive", rev, "gateway"], cwd=run.ROOT, check=True, capture_output=True
@@ -84,6 +105,8 @@ def main() -> int:
         sides = {f"A {rev}": base, "B this tree": None}
         results: dict[str, list[run.Row]] = {name: [] for name in sides}
         with run.process(argv, f"{sim_url}/__stats"):
+            if in_process:
+                return _inproc_rounds(sim_url, sides, rounds)
             for i in range(rounds):
                 for name, path in sides.items():
                     with served(sim_url, path) as (url, proc):
@@ -105,6 +128,22 @@ def main() -> int:
     a, b = medians.values()
     print(f"- B / A: {b / a:.3f}")
     return 1 if any(r.failures for rows in results.values() for r in rows) else 0
+
+
+def _inproc_rounds(sim_url: str, sides: dict[str, str | None], rounds: int) -> int:
+    costs: dict[str, list[float]] = {name: [] for name in sides}
+    for i in range(rounds):
+        for name, path in sides.items():
+            costs[name].append(inproc(sim_url, path))
+            print(f"round {i + 1} {name}: {costs[name][-1]:.0f} us CPU/request", flush=True)
+    (a_name, a), (b_name, b) = costs.items()
+    print("\nin-process CPU per request, one order + customer + lines, 0 ms:")
+    print(f"- {a_name}: median {statistics.median(a):.0f} us")
+    print(f"- {b_name}: median {statistics.median(b):.0f} us")
+    ratios = [y / x for x, y in zip(a, b, strict=True)]
+    print(f"- B / A per round: {', '.join(f'{r:.3f}' for r in ratios)}")
+    print(f"- median B / A: {statistics.median(ratios):.3f}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -62,14 +62,30 @@ class ObservedExchange:
         self._tracer = tracer
         self._span_name = f"GET {source}"
         self._metrics = register_source(source, kind) if metrics else None
+        # read once, when the app starts: logs.configure runs before the sources are built
+        self._debug = log.isEnabledFor(logging.DEBUG)
 
     async def get(self, path: str, query: str, headers: Mapping[str, str]) -> Reply:
         request_id = requestid.current()
         if request_id is not None and self._id_header is not None:
             headers = {**headers, self._id_header: request_id}
-        if self._tracer is None:
-            return await self._observed(path, query, headers)
-        with self._tracer.start_as_current_span(
+        if self._tracer is not None:
+            return await self._traced(path, query, headers, self._tracer)
+        # Inline rather than shared with the traced path: an extra coroutine per backend
+        # call was a third of what this wrapper cost.
+        start = time.perf_counter()
+        try:
+            reply = await self.inner.get(path, query, headers)
+        except BackendError as exc:
+            self._done(outcome_of_error(exc), start, exc.code)
+            raise
+        self._done(outcome_of_status(reply.status), start, reply.status)
+        return reply
+
+    async def _traced(
+        self, path: str, query: str, headers: Mapping[str, str], tracer: Tracer
+    ) -> Reply:
+        with tracer.start_as_current_span(
             self._span_name,
             kind=SpanKind.CLIENT,
             attributes={
@@ -80,32 +96,25 @@ class ObservedExchange:
         ) as span:
             carrier = dict(headers)
             propagate.inject(carrier)  # traceparent of this client span
+            start = time.perf_counter()
             try:
-                reply = await self._observed(path, query, carrier)
+                reply = await self.inner.get(path, query, carrier)
             except BackendError as exc:
+                self._done(outcome_of_error(exc), start, exc.code)
                 span.set_attribute("error.type", outcome_of_error(exc))
                 span.set_status(Status(StatusCode.ERROR, exc.code))
                 raise
+            self._done(outcome_of_status(reply.status), start, reply.status)
             span.set_attribute("http.response.status_code", reply.status)
             if reply.status >= 500:
                 span.set_status(Status(StatusCode.ERROR))
             return reply
 
-    async def _observed(self, path: str, query: str, headers: Mapping[str, str]) -> Reply:
-        start = time.perf_counter()
-        try:
-            reply = await self.inner.get(path, query, headers)
-        except BackendError as exc:
-            self._done(outcome_of_error(exc), start, exc.code)
-            raise
-        self._done(outcome_of_status(reply.status), start, reply.status)
-        return reply
-
     def _done(self, outcome: str, start: float, status: int | str) -> None:
         seconds = time.perf_counter() - start
         if self._metrics is not None:
             self._metrics.record(outcome, seconds)
-        if log.isEnabledFor(logging.DEBUG):
+        if self._debug:
             # Never the path or query: they may hold a customer's email or id.
             log.debug(
                 "backend call source=%s status=%s duration_ms=%.1f",
