@@ -47,13 +47,18 @@ def note_document(document: DocumentNode, provided: str | None) -> None:
     (the request's operationName), else the first (as Strawberry runs it). A name the
     document lacks leaves it anonymous: that request fails anyway, and a client's made-up
     name must not become a label value."""
-    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    if provided is None:
-        chosen = operations[0] if operations else None
-    else:
-        chosen = next((o for o in operations if o.name and o.name.value == provided), None)
-    if chosen is not None and chosen.name is not None:
-        note_operation(chosen.name.value)
+    note = _note.get()
+    if note is None:
+        return
+    for definition in document.definitions:
+        if isinstance(definition, OperationDefinitionNode):
+            name = definition.name
+            if provided is None:
+                note.operation = None if name is None else name.value
+                return
+            if name is not None and name.value == provided:
+                note.operation = provided
+                return
 
 
 def note_outcome(outcome: str) -> None:
@@ -107,7 +112,12 @@ class Telemetry:
             try:
                 await self.app(scope, receive, send_with_id)
             finally:
-                self._record(scope, note, status, start)
+                if note.outcome is not None and self._metrics_on:  # the usual case, inline
+                    metrics.record_request(
+                        note.operation, note.outcome, time.perf_counter() - start
+                    )
+                else:
+                    self._record(scope, note, status, start)
             return
 
         carrier = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
