@@ -1,6 +1,6 @@
 """Side by side in one run: this tree against another revision, rounds interleaved A/B/A/B.
 
-    .venv/bin/python bench/ab.py REV [ROUNDS] [--inproc]
+    .venv/bin/python bench/ab.py REV [ROUNDS] [--inproc | --instructions]
 
 The other revision's ``gateway/`` is taken with ``git archive`` into a temporary
 directory and served by the same interpreter with that directory first on PYTHONPATH, so
@@ -11,6 +11,9 @@ measures its first row. Interleaving rounds spreads the drift of a shared machin
 both sides instead of giving it to one. ``--inproc`` measures instead the app's CPU per
 request in-process (bench/inproc.py, 3,000 sequential requests a round), which a shared
 machine disturbs less than req/s; the ratio reported is the median of the rounds' ratios.
+``--instructions`` counts the app's instructions per request under valgrind's callgrind
+(Debian's valgrind; the difference between 100 + 200 and 100 requests, over 200): not
+time, but the one measure here that other helpers' load does not move.
 """
 
 from __future__ import annotations
@@ -84,6 +87,31 @@ def inproc(sim_url: str, pythonpath: str | None, count: int = 3000) -> float:
     return float(done.stdout.strip())
 
 
+def instructions(sim_url: str, pythonpath: str | None, count: int = 200) -> float:
+    """Instructions per request of one tree's app (callgrind, in-process requests)."""
+    env = dict(os.environ)
+    if pythonpath:
+        env["PYTHONPATH"] = pythonpath
+    script = str(Path(__file__).resolve().parent / "inproc.py")
+
+    def collected(n: int) -> int:
+        done = subprocess.run(
+            [
+                *("valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"),
+                *(sys.executable, script, sim_url, str(n), "--plain"),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=1800,
+        )
+        line = next(x for x in done.stderr.splitlines() if "Collected :" in x)
+        return int(line.rsplit(":", 1)[1])
+
+    return (collected(count) - collected(0)) / count
+
+
 def main() -> int:
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     if not args:
@@ -107,6 +135,8 @@ def main() -> int:
         with run.process(argv, f"{sim_url}/__stats"):
             if in_process:
                 return _inproc_rounds(sim_url, sides, rounds)
+            if "--instructions" in sys.argv:
+                return _instruction_rounds(sim_url, sides, rounds)
             for i in range(rounds):
                 for name, path in sides.items():
                     with served(sim_url, path) as (url, proc):
@@ -143,6 +173,20 @@ def _inproc_rounds(sim_url: str, sides: dict[str, str | None], rounds: int) -> i
     ratios = [y / x for x, y in zip(a, b, strict=True)]
     print(f"- B / A per round: {', '.join(f'{r:.3f}' for r in ratios)}")
     print(f"- median B / A: {statistics.median(ratios):.3f}")
+    return 0
+
+
+def _instruction_rounds(sim_url: str, sides: dict[str, str | None], rounds: int) -> int:
+    counts: dict[str, list[float]] = {name: [] for name in sides}
+    for i in range(rounds):
+        for name, path in sides.items():
+            counts[name].append(instructions(sim_url, path))
+            print(f"round {i + 1} {name}: {counts[name][-1]:,.0f} instructions/request", flush=True)
+    (a_name, a), (b_name, b) = counts.items()
+    print("\ninstructions per request (callgrind), one order + customer + lines:")
+    print(f"- {a_name}: mean {statistics.mean(a):,.0f}")
+    print(f"- {b_name}: mean {statistics.mean(b):,.0f}")
+    print(f"- B / A: {statistics.mean(b) / statistics.mean(a):.4f}")
     return 0
 
 

@@ -5,6 +5,8 @@ cost: two apps of this tree in one process, one as built and one with the reques
 middleware and the backend-call decorator taken out, driven in alternating blocks of 100
 requests (A B B A ...), so the machine's drift falls on both alike.
 
+``--plain`` runs 100 + N requests untimed, for bench/ab.py's ``--instructions``.
+
 Calls the ASGI app directly (no HTTP server, no client in the way) one request at a
 time, so the process's CPU time is the app's own work on one order with its customer
 and lines (two backend calls to the simulators at SIM_URL, another process). bench/ab.py
@@ -127,8 +129,22 @@ async def telemetry_cost(sim_url: str, count: int, block: int = 100) -> tuple[fl
     return spent["full"] / n * 1e6, spent["bare"] / n * 1e6
 
 
+async def plain(sim_url: str, count: int) -> None:
+    """100 warm-up requests and ``count`` more, untimed: for an instruction counter."""
+    settings, app = _app(sim_url)
+    lifespan = app.router.lifespan_context(app)
+    await lifespan.__aenter__()
+    try:
+        tune_gc(settings.performance)
+        await requests(app, 100 + count)
+    finally:
+        await lifespan.__aexit__(None, None, None)
+
+
 if __name__ == "__main__":
-    if "--telemetry" in sys.argv:
+    if "--plain" in sys.argv:
+        asyncio.run(plain(sys.argv[1], int(sys.argv[2])))
+    elif "--telemetry" in sys.argv:
         with_hooks, without = asyncio.run(telemetry_cost(sys.argv[1], int(sys.argv[2])))
         print(f"{with_hooks:.1f} {without:.1f} {with_hooks / without:.4f}")
     else:

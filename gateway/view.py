@@ -205,7 +205,7 @@ class GatewayView(GraphQL[RequestContext, None]):
         if all_errors:
             request_id = requestid.current_or_new()
             data["errors"] = [format_error(e, request_id) for e in all_errors]
-        note_outcome(_outcome(result.data, bool(all_errors)))
+        note_outcome(_outcome(result.data) if all_errors else "ok")
         return data
 
     def encode_json(self, data: object) -> bytes:
@@ -222,10 +222,8 @@ class GatewayView(GraphQL[RequestContext, None]):
         return response
 
 
-def _outcome(data: dict[str, Any] | None, failed: bool) -> str:
-    """ok: no error; partial: errors beside some data; error: no data at all."""
-    if not failed:
-        return "ok"
+def _outcome(data: dict[str, Any] | None) -> str:
+    """Of a result with errors: partial (beside some data) or error (no data at all)."""
     return "partial" if data and any(v is not None for v in data.values()) else "error"
 
 

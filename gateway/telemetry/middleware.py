@@ -90,8 +90,13 @@ class Telemetry:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        given = next((v for k, v in scope["headers"] if k == _ID_HEADER), None)
-        request_id = requestid.accept_or_make(None if given is None else given.decode("latin-1"))
+        request_id = None
+        for key, value in scope["headers"]:
+            if key == _ID_HEADER:
+                request_id = requestid.accept_or_make(value.decode("latin-1"))
+                break
+        if request_id is None:
+            request_id = requestid.new()
         # Not reset afterwards: each request is its own task, and the app's INTERNAL
         # error handler, outside this middleware, still reads the id.
         requestid.bind(request_id)
