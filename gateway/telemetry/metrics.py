@@ -213,7 +213,12 @@ def operation_label(name: str | None) -> str:
 
 def record_request(operation: str | None, outcome: str, seconds: float) -> None:
     """One GraphQL request answered."""
-    label = operation if operation in _operations else operation_label(operation)
+    if operation is None:
+        label = ANONYMOUS
+    elif operation in _operations:
+        label = operation
+    else:
+        label = operation_label(operation)
     key = (label, outcome)
     if MULTIPROCESS:
         _REQUESTS.labels(*key).inc()
