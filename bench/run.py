@@ -65,6 +65,8 @@ LEVERS: dict[str, dict[str, Any]] = {
     "no parser/validation/analysis cache": {"performance": {"query_caches": False}},
     "h11 instead of httptools": {"server": {"http_parser": "h11"}},
     "Python's GC defaults": {"performance": {"gc_freeze": False, "gc_young_threshold": 0}},
+    # Not a speed lever but a cost: what counting every request and backend call takes.
+    "metrics off": {"server": {"metrics": False}},
 }
 
 

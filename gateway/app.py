@@ -1,15 +1,15 @@
-"""create_app(settings) → the Starlette app: /graphql, /export, /healthz, /readyz."""
+"""create_app(settings) → the Starlette app: /graphql, /export, /healthz, /readyz, /metrics."""
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import uuid
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from functools import partial
 
 import httpx
+from opentelemetry.trace import Tracer
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -32,6 +32,8 @@ from gateway.schema.query import build_schema
 from gateway.security import Authenticator
 from gateway.sources.base import Source
 from gateway.sources.registry import ADAPTERS
+from gateway.telemetry import metrics, requestid, tracing
+from gateway.telemetry.middleware import Telemetry
 from gateway.view import GatewayView, dumps
 
 log = logging.getLogger("gateway")
@@ -42,6 +44,7 @@ def build_sources(
     transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
     clock: Clock | None = None,
     cache: Store | None = None,
+    tracer: Tracer | None = None,
 ) -> dict[str, Source]:
     """One source object (and so one shared connection pool) per configured source."""
     transports = transports or {}
@@ -55,6 +58,8 @@ def build_sources(
             http_transport=http_transport,
             cache=cache,
             coalesce=settings.performance.loaders,
+            tracer=tracer,
+            metrics=settings.server.metrics,
         )
         for name, conf in settings.sources.items()
     }
@@ -70,19 +75,25 @@ def create_app(
     """The gateway app. ``transports`` replaces a source's HTTP transport and ``clock``
     the time source of retries, breakers and rate limits (both for tests)."""
 
+    traces = tracing.configure()
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         conf = settings.cache
         app.state.cache = store = open_store(conf.backend, conf.url, conf.max_entries)
         if isinstance(store, RedisStore):
             await store.run(store.client.ping, False)  # the log says at once if it is down
-        app.state.sources = build_sources(settings, transports, clock, store)
+        app.state.sources = build_sources(
+            settings, transports, clock, store, traces.tracer if traces else None
+        )
         try:
             yield
         finally:
             for source in app.state.sources.values():
                 await source.aclose()
             await store.aclose()
+            if traces is not None:
+                traces.shutdown()
 
     # Cursors are signed so edits are caught; the key only needs to be stable across
     # restarts of the same configuration, not secret.
@@ -128,8 +139,11 @@ def create_app(
             {"ready": ready, "sources": report, "cache": cache}, 200 if ready else 503
         )
 
+    async def metrics_text(request: Request) -> Response:
+        return Response(metrics.render(), media_type=metrics.CONTENT_TYPE)
+
     async def internal_error(request: Request, exc: Exception) -> Response:
-        request_id = uuid.uuid4().hex[:16]
+        request_id = requestid.current_or_new()
         log.error("unexpected error (request %s)", request_id, exc_info=exc)
         body = {
             "errors": [
@@ -139,7 +153,12 @@ def create_app(
                 }
             ]
         }
-        return Response(dumps(body), 500, media_type="application/json")
+        return Response(
+            dumps(body),
+            500,
+            headers={requestid.HEADER: request_id},
+            media_type="application/json",
+        )
 
     middleware = [Middleware(BodyLimit, max_bytes=security.limits.max_body_bytes)]
     if security.cors_origins:
@@ -149,17 +168,29 @@ def create_app(
                 CORSMiddleware,
                 allow_origins=list(security.cors_origins),
                 allow_methods=["GET", "POST"],
-                allow_headers=["authorization", "content-type", "x-api-key"],
+                allow_headers=["authorization", "content-type", "x-api-key", "x-request-id"],
+                expose_headers=["x-request-id"],
             ),
         )
+    middleware.insert(
+        0,
+        Middleware(
+            Telemetry,
+            metrics_on=settings.server.metrics,
+            tracer=traces.tracer if traces else None,
+        ),
+    )
+    routes = [
+        Route("/graphql", view),
+        Route("/export", ExportEndpoint(view)),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        *([graphiql_page.static_route()] if view.graphql_ide else []),
+    ]
+    if settings.server.metrics:
+        routes.append(Route("/metrics", metrics_text, methods=["GET"]))
     return Starlette(
-        routes=[
-            Route("/graphql", view),
-            Route("/export", ExportEndpoint(view)),
-            Route("/healthz", healthz, methods=["GET"]),
-            Route("/readyz", readyz, methods=["GET"]),
-            *([graphiql_page.static_route()] if view.graphql_ide else []),
-        ],
+        routes=routes,
         middleware=middleware,
         exception_handlers={Exception: internal_error},
         lifespan=lifespan,

@@ -1,11 +1,10 @@
-"""The `gateway` command: serve, demo, simulate, schema, export."""
+"""The `gateway` command: serve, demo, simulate, schema, export, check."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import gc
-import logging
 import os
 import signal
 import sys
@@ -24,6 +23,7 @@ from gateway.config import (
 )
 from gateway.errors import ConfigError
 from gateway.export import command as export
+from gateway.telemetry import logs, metrics
 
 if TYPE_CHECKING:
     from gateway.simulators import SimulatorSet
@@ -86,6 +86,10 @@ def _parser() -> argparse.ArgumentParser:
         )
     sub.add_parser("schema", help="print the GraphQL SDL")
     export.add_parser(sub)
+    check = sub.add_parser(
+        "check", help="validate the config and make one authenticated call per source"
+    )
+    check.add_argument("--config", type=Path, help="TOML config (default: $GATEWAY_CONFIG)")
     return parser
 
 
@@ -116,13 +120,17 @@ def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
         "host": host,
         "port": port,
         "log_level": "info",
+        "log_config": None,  # uvicorn's records go to the gateway's handler (telemetry.logs)
         "access_log": settings.server.access_log,
         **{**SERVER_OPTIONS, "http": settings.server.http_parser},
     }
     if workers > 1:
         # uvicorn starts each worker from an import string; the worker reads the config
         # from GATEWAY_CONFIG, which main() has set to the file this process validated.
-        uvicorn.run("gateway.cli:worker_app", factory=True, workers=workers, **options)
+        with tempfile.TemporaryDirectory(prefix="gateway-metrics-") as counts:
+            if settings.server.metrics:  # /metrics sums what every worker counted
+                metrics.prepare_multiprocess(counts)
+            uvicorn.run("gateway.cli:worker_app", factory=True, workers=workers, **options)
         return
     app = create_app(settings)
     tune_gc(settings.performance)
@@ -150,6 +158,8 @@ def worker_app() -> Any:
     if path is None:
         raise ConfigError("GATEWAY_CONFIG is not set in the worker")
     settings = load_settings(path)
+    server = settings.server
+    logs.configure(server.log_format, server.log_level, secrets=settings.secrets())
     app = create_app(settings)
     tune_gc(settings.performance)
     return app
@@ -222,7 +232,12 @@ async def _run_demo(port: int, faults: list[str], token_store: str, orders: int 
     settings = settings_from_mapping(config)
     gateway = uvicorn.Server(
         uvicorn.Config(
-            create_app(settings), host="127.0.0.1", port=port, log_level="info", **SERVER_OPTIONS
+            create_app(settings),
+            host="127.0.0.1",
+            port=port,
+            log_level="info",
+            log_config=None,
+            **SERVER_OPTIONS,
         )
     )
     tune_gc(settings.performance)
@@ -249,26 +264,43 @@ async def _simulate(
     await server.serve(sockets=[sock])
 
 
+def _config(path: Path | None, env: Environment) -> Settings:
+    path = path or env.gateway_config
+    if path is None:
+        raise ConfigError("no config: pass --config FILE or set GATEWAY_CONFIG")
+    settings = load_settings(path)
+    server = settings.server
+    logs.configure(server.log_format, server.log_level, secrets=settings.secrets())
+    return settings
+
+
+def _check(settings: Settings) -> int:
+    from gateway.check import check_sources, render_table
+
+    results = asyncio.run(check_sources(settings))
+    sys.stdout.write(render_table(results))
+    return 0 if all(r.ok for r in results) else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    # httpx logs every URL at INFO, query strings (customer emails) included.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logs.configure()
     env = Environment()
     try:
         if args.command == "schema":
             from gateway.schema.query import schema_sdl
 
             sys.stdout.write(schema_sdl())
+        elif args.command == "check":
+            return _check(_config(args.config, env))
         elif args.command == "serve":
-            path = args.config or env.gateway_config
-            if path is None:
-                raise ConfigError("no config: pass --config FILE or set GATEWAY_CONFIG")
-            settings = load_settings(path)
+            settings = _config(args.config, env)
             port = args.port if args.port is not None else (env.port or settings.server.port)
             if args.workers < 1:
                 raise ConfigError("--workers: must be 1 or more")
             _check_workers(settings, args.workers)
+            path = args.config or env.gateway_config
+            assert path is not None  # _config refused a missing one
             os.environ["GATEWAY_CONFIG"] = str(Path(path).resolve())
             _serve(settings, args.host or settings.server.host, port, args.workers)
         elif args.command == "demo":

@@ -35,6 +35,12 @@ class ServerSettings(BaseModel):
     access_log: bool = True
     #: uvicorn's HTTP/1.1 parser: httptools (C, the fast one) or h11 (pure Python)
     http_parser: Literal["httptools", "h11"] = "httptools"
+    #: /metrics in the Prometheus text format (DESIGN.md, "Operating it")
+    metrics: bool = True
+    #: "text": one readable line per record; "json": one JSON object per line
+    log_format: Literal["text", "json"] = "text"
+    #: "debug" adds one line per backend call (source, status, duration)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
 
 
 class ApiKeySettings(BaseModel):

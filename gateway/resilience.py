@@ -18,6 +18,7 @@ from typing import Protocol, TypeVar
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from gateway.errors import BackendError, BackendUnavailable
+from gateway.telemetry import metrics
 
 T = TypeVar("T")
 
@@ -136,12 +137,14 @@ class CircuitBreaker:
         if self.state is BreakerState.OPEN:
             remaining = self._opened_at + self.cooldown_s - self.clock.monotonic()
             if remaining > 0:
+                metrics.record_refused(self.source, "circuit_open")
                 raise BackendUnavailable(
                     self.source,
                     f"circuit open after repeated failures; retrying in {remaining:.0f} s",
                 )
             self.state = BreakerState.HALF_OPEN
         if self._trial_running:
+            metrics.record_refused(self.source, "circuit_open")
             raise BackendUnavailable(self.source, "circuit half-open; a trial call is running")
         self._trial_running = True
 
@@ -150,6 +153,8 @@ class CircuitBreaker:
         self._trial_running = False
 
     def record_success(self) -> None:
+        if self.state is not BreakerState.CLOSED:
+            metrics.set_circuit_open(self.source, False)
         self.state = BreakerState.CLOSED
         self.failures = 0
         self._trial_running = False
@@ -158,6 +163,8 @@ class CircuitBreaker:
         self._trial_running = False
         self.failures += 1
         if self.state is BreakerState.HALF_OPEN or self.failures >= self.threshold:
+            if self.state is BreakerState.CLOSED:
+                metrics.set_circuit_open(self.source, True)
             self.state = BreakerState.OPEN
             self._opened_at = self.clock.monotonic()
 

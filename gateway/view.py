@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -38,6 +37,8 @@ from gateway.loaders import Loaders
 from gateway.persisted import MARK, PersistedQueries, Resolved, document_accepted
 from gateway.schema.analysis import TooComplex
 from gateway.security import Authenticator, Principal, Unauthenticated
+from gateway.telemetry import requestid
+from gateway.telemetry.middleware import note_outcome
 
 log = logging.getLogger("gateway.graphql")
 
@@ -143,6 +144,7 @@ class GatewayView(GraphQL[RequestContext, None]):
                 task.uncancel()
             return
         except HTTPException as exc:
+            note_outcome("error")
             code = errors.PARSE_FAILED if "JSON" in exc.reason else errors.BAD_USER_INPUT
             headers = {"Allow": "GET, POST"} if exc.status_code == 405 else None
             response = _error_response(
@@ -152,6 +154,7 @@ class GatewayView(GraphQL[RequestContext, None]):
                 headers,
             )
         except RequestRejected as exc:
+            note_outcome("error")
             status = exc.status or (400 if _accepts_graphql_response(request) else 200)
             body = {"message": exc.error.message, "extensions": exc.error.extensions()}
             response = _error_response(request, status, body, exc.headers)
@@ -291,8 +294,9 @@ class GatewayView(GraphQL[RequestContext, None]):
         if warnings:
             data["extensions"] = {"warnings": warnings}
         if all_errors:
-            request_id = request.headers.get("x-request-id") or uuid.uuid4().hex[:16]
+            request_id = requestid.current_or_new()
             data["errors"] = [format_error(e, request_id) for e in all_errors]
+        note_outcome(_outcome(result.data) if all_errors else "ok")
         return data
 
     def encode_json(self, data: object) -> bytes:
@@ -316,6 +320,11 @@ def _abandon(request: Request) -> None:
     if ctx is not None:
         ctx.loaders.cancel()
     log.info("client went away; request abandoned (%s %s)", request.method, request.url.path)
+
+
+def _outcome(data: dict[str, Any] | None) -> str:
+    """Of a result with errors: partial (beside some data) or error (no data at all)."""
+    return "partial" if data and any(v is not None for v in data.values()) else "error"
 
 
 def _executed(errs: list[GraphQLError]) -> bool:

@@ -135,14 +135,29 @@ def test_an_entry_older_than_its_ttl_is_fetched_again(sims: Simulators) -> None:
     assert hl_calls(sims) == 2
 
 
+def cache_counts(client: TestClient) -> dict[str, float]:
+    """gateway_cache_requests_total of hl-main by result, from /metrics."""
+    counts = {"hit": 0.0, "miss": 0.0, "stale": 0.0}
+    for line in client.get("/metrics").text.splitlines():
+        if line.startswith("gateway_cache_requests_total{") and 'source="hl-main"' in line:
+            result = line.split('result="')[1].split('"')[0]
+            counts[result] = float(line.rsplit(" ", 1)[1])
+    return counts
+
+
 def test_stale_copy_answers_a_failing_backend_with_a_warning(sims: Simulators) -> None:
     settings = hl_settings(sims, cache_ttl_s=0.5, stale_if_error_s=600, retries=0)
     with gateway_client(settings) as client:
+        before = cache_counts(client)
         fresh = gql(client, ORDER_QUERY, {"id": HL_ORDER})
+        gql(client, ORDER_QUERY, {"id": HL_ORDER})
         time.sleep(1.1)
         sims.set.faults.set("highlevel", "status=503")
         stale = gql(client, ORDER_QUERY, {"id": HL_ORDER})
         missing = gql(client, STATUS_QUERY, {"id": order_ids(sims, 3)[2]})
+        after = cache_counts(client)
+    # order and contact: missed, then hit, then stale; the uncached order missed
+    assert {k: after[k] - before[k] for k in after} == {"hit": 2, "miss": 3, "stale": 2}
     assert stale["data"] == fresh["data"]
     assert "errors" not in stale
     (warning,) = stale["extensions"]["warnings"]

@@ -76,11 +76,19 @@ cache_ttl_s = 30
         assert len(workers) == 2, workers
         with httpx.Client(base_url=url, timeout=10) as client:
             bodies = [client.post("/graphql", json={"query": QUERY}).json() for _ in range(10)]
+            exposed = client.get("/metrics").text
     finally:
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=20)
     assert all(b == bodies[0] for b in bodies)
     assert bodies[0]["data"]["orderBySourceId"]["customer"]["email"]
+    # /metrics sums what both workers counted, whichever answered the scrape
+    counted = [
+        line
+        for line in exposed.splitlines()
+        if line.startswith('gateway_requests_total{operation="anonymous",outcome="ok"}')
+    ]
+    assert [float(line.rsplit(" ", 1)[1]) for line in counted] == [10.0], exposed[:2000]
     # ten answers from two processes, one backend call (the order carries the email)
     assert len(sims.log.of("highlevel")) == 1, stderr.decode()[-2000:]
 

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import re
-import uuid
 from bisect import bisect_right
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -41,6 +39,7 @@ from gateway.export.document import ExportPlan, plan_export
 from gateway.export.writers import CSV, MEDIA_TYPES, NDJSON, CsvWriter, NdjsonWriter, Writer
 from gateway.schema.analysis import TooComplex, analyse
 from gateway.security import PII_READ, RAW_READ, Principal
+from gateway.telemetry import requestid
 from gateway.view import GatewayView, RequestRejected, count_tokens, dumps, format_error
 
 log = logging.getLogger("gateway.export")
@@ -57,7 +56,6 @@ STATUS = {
     errors.BACKEND_TIMEOUT: 504,
     errors.INTERNAL: 500,
 }
-_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
 
 class CutOff(Exception):
@@ -140,7 +138,7 @@ class ExportEndpoint:
         writer: Writer = (
             CsvWriter(plan.shape, bom=params.bom) if params.format == CSV else NdjsonWriter()
         )
-        headers = {"x-request-id": request_id, "cache-control": "no-store"}
+        headers = {"cache-control": "no-store"}
         if request.method == "HEAD":
             # Tools that ask for a URL's headers first (DuckDB's httpfs) learn the type
             # without a backend call; the length is unknown until the end.
@@ -269,8 +267,8 @@ async def _stream(
 
 
 def _request_id(request: Request) -> str:
-    given = request.headers.get("x-request-id", "")
-    return given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex[:16]
+    """The request's id, as the telemetry middleware took or made it (and returns it)."""
+    return requestid.current_or_new()
 
 
 def _errors(
@@ -282,7 +280,7 @@ def _errors(
     return Response(
         dumps({"errors": bodies}),
         status,
-        headers={**(headers or {}), "x-request-id": request_id},
+        headers=headers,
         media_type="application/json",
     )
 

@@ -35,6 +35,7 @@ from gateway.config import LimitSettings
 from gateway.context import RequestContext
 from gateway.persisted import persisted_document
 from gateway.schema.analysis import AnalysisCache, TooComplex, check, count_directives
+from gateway.telemetry.middleware import note_document
 
 Rules = tuple[type[ASTValidationRule], ...]
 Validate = Callable[[GraphQLSchema, DocumentNode, Rules, bool], list[GraphQLError]]
@@ -119,6 +120,8 @@ class PrepareOperation(SchemaExtension):
         ec = self.execution_context
         assert ec.graphql_document is not None
         document = ec.graphql_document
+        # the operationName as sent (the public property falls back to the first name)
+        note_document(document, ec._provided_operation_name)
         if self.caches is not None:
             directives = self.caches.directives(ec.query, document)
         else:

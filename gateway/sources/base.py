@@ -110,5 +110,6 @@ class Adapter:
     kind: SourceKind
     settings: type[SourceSettings]
     #: called as create(name, settings, transport=None, clock=None,
-    #: http_transport="aiohttp", cache=None, coalesce=True) → a Source
+    #: http_transport="aiohttp", cache=None, coalesce=True, tracer=None,
+    #: metrics=True) → a Source
     create: Callable[..., Source]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import Counter
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any, TypeAlias
@@ -33,6 +32,7 @@ from gateway.errors import (
 from gateway.redact import SecretMasker
 from gateway.resilience import CircuitBreaker, RetryPolicy, parse_retry_after
 from gateway.sources.exchange import Exchange, Reply
+from gateway.telemetry import metrics
 
 log = logging.getLogger("gateway.backend")
 
@@ -100,8 +100,6 @@ class BackendHttp:
         self.cache = cache
         #: off only in the benchmark's naive gateway (``[performance] loaders = false``)
         self.flights: Coalescer[tuple[Reply, Any]] = Coalescer(enabled=coalesce)
-        #: cache answers by result: hit, miss, stale (for tests and metrics)
-        self.cache_results: Counter[str] = Counter()
         #: False after a call the backend failed to answer, True again after one it did
         self.last_call_ok = True
 
@@ -137,20 +135,21 @@ class BackendHttp:
         entry = await self._cached(cache, key)
         age = cache.age(entry.stored_at) if entry is not None else 0.0
         if entry is not None and age < cache.ttl_s:
-            self.cache_results["hit"] += 1
+            metrics.record_cache(self.source, "hit")
             return self._interpret(path, Reply(entry.status, entry.content, None), missing)
-        self.cache_results["miss"] += 1
         try:
             _, body = await self.flights.run(
                 flight, lambda: self._call(path, query, headers, missing, store_as=key)
             )
         except BackendError as exc:
             if entry is None or age >= cache.keep_s or not _stale_may_answer(exc):
+                metrics.record_cache(self.source, "miss")
                 raise
-            self.cache_results["stale"] += 1
+            metrics.record_cache(self.source, "stale")
             warn_stale(self.source, age)
             log.warning("%s; answering with a copy %.0f s old (path %s)", exc.message, age, path)
             return self._interpret(path, Reply(entry.status, entry.content, None), missing)
+        metrics.record_cache(self.source, "miss")
         return body
 
     async def _cached(self, cache: CachePolicy, key: str) -> Entry | None:
@@ -189,8 +188,12 @@ class BackendHttp:
 
         try:
             reply, body = await self._retry.run(attempt)
-        except (BackendRateLimited, asyncio.CancelledError):
-            self.breaker.cancel_trial()  # never sent, or abandoned: it decides nothing
+        except BackendRateLimited:
+            self.breaker.cancel_trial()  # never sent: it decides nothing
+            metrics.record_refused(self.source, "rate_limited")
+            raise
+        except asyncio.CancelledError:
+            self.breaker.cancel_trial()  # abandoned: it decides nothing
             raise
         except BackendError as exc:
             if _is_outage(exc):

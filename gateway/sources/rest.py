@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 import httpx
 from httpx_aiohttp import AiohttpTransport
+from opentelemetry.trace import Tracer
 
 from gateway.cache.policy import CachePolicy, build_budget, namespace
 from gateway.cache.store import Store
@@ -25,6 +26,7 @@ from gateway.resilience import CircuitBreaker, Clock, RetryPolicy, SystemClock
 from gateway.sources.base import Fetched, HttpTransport, SourceSettings
 from gateway.sources.exchange import AiohttpExchange, Exchange, HttpxExchange
 from gateway.sources.http import BackendHttp, ErrorReader, read_detail_error
+from gateway.telemetry.backend import ObservedExchange
 from gateway.values import SHAPE_ERRORS
 
 S = TypeVar("S", bound=SourceSettings)
@@ -62,6 +64,9 @@ class RestSource(ABC, Generic[S]):
     #: the largest page of the backend's order list (BACKENDS.md)
     list_page_size: ClassVar[int]
     read_error: ClassVar[ErrorReader] = staticmethod(read_detail_error)
+    #: the header carrying the gateway's request id to the backend (None: none, or the
+    #: adapter sends it under its own name)
+    request_id_header: ClassVar[str | None] = "X-Request-Id"
 
     def __init__(
         self,
@@ -73,11 +78,20 @@ class RestSource(ABC, Generic[S]):
         http_transport: HttpTransport = "aiohttp",
         cache: Store | None = None,
         coalesce: bool = True,
+        tracer: Tracer | None = None,
+        metrics: bool = True,
     ) -> None:
         self.name = name
         self.settings = settings
         clock = clock or SystemClock()
-        exchange = self._exchange(transport, http_transport)
+        exchange = ObservedExchange(
+            self._exchange(transport, http_transport),
+            source=name,
+            kind=self.kind.value,
+            request_id_header=self.request_id_header,
+            tracer=tracer,
+            metrics=metrics,
+        )
         space = namespace(name, self.kind.value, str(settings.base_url), settings.secrets())
         masker = SecretMasker(settings.secrets())
         #: a token that renews itself, or None for a fixed token (sent by the exchange)

@@ -18,6 +18,7 @@ from gateway.sources.adobe_vip import normalize
 from gateway.sources.adobe_vip.settings import AdobeVipSettings
 from gateway.sources.http import ErrorReader
 from gateway.sources.rest import RestSource, segment
+from gateway.telemetry import requestid
 
 #: The API's page size limit (larger values are clamped by Adobe).
 MAX_LIMIT = 100
@@ -50,6 +51,8 @@ class AdobeVipSource(RestSource[AdobeVipSettings]):
     kind = SourceKind.ADOBE_VIP
     list_page_size = MAX_LIMIT
     read_error: ClassVar[ErrorReader] = staticmethod(read_error)
+    # Adobe's X-Request-Id must be new per attempt: the gateway's id goes as X-Correlation-Id.
+    request_id_header: ClassVar[str | None] = None
 
     def headers(self) -> dict[str, str]:
         fixed = {
@@ -89,8 +92,9 @@ class AdobeVipSource(RestSource[AdobeVipSettings]):
         return {"X-Request-Id": str(uuid.uuid4())}
 
     def _call(self) -> dict[str, str]:
-        """One logical call's headers: its retries reuse the X-Correlation-Id."""
-        return {"X-Correlation-Id": str(uuid.uuid4())}
+        """One logical call's headers: its retries reuse the X-Correlation-Id, the
+        request's id (so Adobe's support can find every call of one request)."""
+        return {"X-Correlation-Id": requestid.current() or str(uuid.uuid4())}
 
     def _price_params(self) -> dict[str, str]:
         return {"fetch-price": "true"} if self.settings.fetch_price else {}
