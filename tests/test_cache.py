@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 import redis
+from starlette.testclient import TestClient
 
 from gateway.config import Settings, settings_from_mapping
 from gateway.errors import ConfigError
