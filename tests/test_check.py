@@ -91,3 +91,29 @@ def test_an_invalid_config_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert done.stderr.startswith("gateway: config error: sources.eu-shop.")
     assert done.stdout == ""
+
+
+def test_a_refused_credential_is_reported_by_the_token_endpoints_code(
+    sims: Simulators, tmp_path: Path
+) -> None:
+    from gateway.sources.adobe_vip import simulator as adobe_sim
+    from gateway.sources.highlevel import simulator as hl_sim
+
+    conf = sims.config(["adobe_vip", "highlevel"])
+    conf["sources"]["adobe"] = {
+        **adobe_sim.demo_source(f"{sims.base_url}/adobe_vip", renewing=True),
+        "ims_client_secret": "not-the-secret-4411",
+    }
+    conf["sources"]["hl-main"] = {
+        **hl_sim.demo_source(
+            f"{sims.base_url}/highlevel", renewing=True, token_store=str(tmp_path / "tokens")
+        ),
+        "oauth_refresh_token": "spent-or-unknown-refresh-9",
+    }
+    done = _check("--config", str(_write(tmp_path / "g.toml", conf)))
+    assert done.returncode == 1, done.stderr
+    rows = _rows(done.stdout)
+    assert rows["adobe"][2] == "FAIL" and "invalid_client" in rows["adobe"][5]
+    assert rows["hl-main"][2] == "FAIL" and "invalid_grant" in rows["hl-main"][5]
+    for secret in ("not-the-secret-4411", "spent-or-unknown-refresh-9"):
+        assert secret not in done.stdout + done.stderr
