@@ -13,6 +13,7 @@ import os
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -33,6 +34,14 @@ DURATION = int(os.environ.get("BENCH_DURATION", "5"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "50"))
 LATENCIES = [int(x) for x in os.environ.get("BENCH_LATENCIES_MS", "0,20").split(",")]
 MEMORY_REQUESTS = int(os.environ.get("BENCH_MEMORY_REQUESTS", "10000"))
+#: Rounds of the side-by-side against Hive Gateway (gateway, Hive, gateway, Hive, ...).
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+#: "peer": only the side-by-side against BENCH_PEER (no variants, levers, memory check).
+ONLY = os.environ.get("BENCH_ONLY", "")
+#: Warm-up: 2 s windows of wrk until two in a row are within 5% of each other, at least
+#: WARM_MIN_S (Node's JIT takes longer: at least 10 s for Hive Gateway), at most WARM_MAX_S.
+WARM_WINDOW_S, WARM_TOLERANCE, WARM_MIN_S, WARM_MAX_S = 2, 0.05, 4, 60
+NODE_WARM_MIN_S = 10
 
 QUERIES = {
     "one order + customer + lines": """{ orderBySourceId(source: "eu-shop", sourceId: "123") {
@@ -45,6 +54,14 @@ QUERIES = {
     "newest 50 Hamgam + customers": """{ orders(first: 50, filter: {sources: ["eu-shop"]}) {
         nodes { number status price { total { amount } } customer { email } } } }""",
 }
+#: One order again, with its id a variable that goes through 50 Hamgam orders in turn:
+#: concurrent requests rarely ask for the same order, so little is coalesced.
+ROTATING = "one order, 50 ids in turn"
+ROTATING_QUERY = """query ($id: String!) { orderBySourceId(source: "eu-shop", sourceId: $id) {
+    number status customer { email name } lineItems { productName quantity
+    total { amount } } } }"""
+HIVE_ROTATING_QUERY = """query ($id: Int!) { getOrder(id: $id) { key status
+    customer { email first_name } items { product_name quantity total } } }"""
 #: The Hamgam queries as Hive Gateway's OpenAPI-derived schema spells them.
 HIVE_QUERIES = {
     "one order + customer + lines": """{ getOrder(id: 123) { key status
@@ -53,6 +70,7 @@ HIVE_QUERIES = {
         total buyer { email } } } }""",
 }
 PEER = os.environ.get("BENCH_PEER", "")
+HIVE = "Hive Gateway 2.15.1"
 #: Config tables a variant changes ({"performance": {...}, "server": {...}}).
 VARIANTS: dict[str, dict[str, Any]] = {
     "gateway": {},
@@ -200,10 +218,15 @@ class Row:
     cpu_ms: float
     backend_calls: int
     failures: int
+    #: backend calls per request under load (fewer than backend_calls where identical
+    #: calls in flight at once were made once)
+    load_calls: float = 0.0
 
 
 def drive(gateway_url: str, body: str, seconds: int) -> dict[str, Any]:
-    env = {**os.environ, "BENCH_BODY": body}
+    """wrk on one body, or on several in turn (one per line: rotate.lua)."""
+    rotating = "\n" in body
+    env = {**os.environ, "BENCH_BODIES" if rotating else "BENCH_BODY": body}
     done = subprocess.run(
         pinned(
             1,
@@ -215,7 +238,7 @@ def drive(gateway_url: str, body: str, seconds: int) -> dict[str, Any]:
                 "--timeout",
                 "10s",
                 "-s",
-                str(ROOT / "bench" / "post.lua"),
+                str(ROOT / "bench" / ("rotate.lua" if rotating else "post.lua")),
                 f"{gateway_url}/graphql",
             ],
         ),
@@ -229,24 +252,43 @@ def drive(gateway_url: str, body: str, seconds: int) -> dict[str, Any]:
     return dict(json.loads(line[len("RESULT ") :]))
 
 
-def run_query(
-    url: str, pid: int, sim_url: str, latency: int, variant: str, name: str, query: str
-) -> Row:
-    """One row: one checked request (its exact backend calls), warm-up, then wrk."""
-    body = json.dumps({"query": query})
+def warm(url: str, body: str, min_s: int = WARM_MIN_S) -> tuple[int, bool]:
+    """Drive 2 s windows until req/s is stable: (seconds spent, whether it settled).
+
+    Stable means two consecutive windows within 5% of each other after at least ``min_s``;
+    a gateway that never settles is measured after WARM_MAX_S anyway, and says so.
+    """
+    spent, last = 0, 0.0
+    while spent < WARM_MAX_S:
+        result = drive(url, body, WARM_WINDOW_S)
+        spent += WARM_WINDOW_S
+        rps = result["requests"] / (result["duration_us"] / 1e6)
+        if spent >= min_s and last and abs(rps - last) <= WARM_TOLERANCE * max(rps, last):
+            return spent, True
+        last = rps
+    return spent, False
+
+
+def checked_calls(url: str, sim_url: str, body: str, label: str) -> int:
+    """One request, checked for errors: the backend calls it made (at the simulators)."""
     before = sim_requests(sim_url)
     check = httpx.post(
         f"{url}/graphql", content=body, timeout=30, headers={"content-type": "application/json"}
     ).json()
     if "errors" in check:
-        raise RuntimeError(f"{variant}, {name}: {check['errors']}")
-    calls = sim_requests(sim_url) - before
-    drive(url, body, 1)  # warm-up: connections, caches
+        raise RuntimeError(f"{label}: {check['errors']}")
+    return sim_requests(sim_url) - before
+
+
+def measured(
+    url: str, pid: int, sim_url: str, latency: int, variant: str, name: str, body: str, calls: int
+) -> Row:
+    """One wrk run of DURATION seconds on a warmed gateway, with its CPU per request."""
     settle(sim_url)
-    cpu0 = cpu_seconds(pid)
+    cpu0, sim0 = cpu_seconds(pid), sim_requests(sim_url)
     result = drive(url, body, DURATION)
     settle(sim_url)  # requests wrk left in flight finish (and cost) here
-    cpu1 = cpu_seconds(pid)
+    cpu1, sim1 = cpu_seconds(pid), sim_requests(sim_url)
     n = max(result["requests"], 1)
     return Row(
         latency,
@@ -257,12 +299,24 @@ def run_query(
         result["p99_us"] / 1000,
         (cpu1 - cpu0) * 1000 / n,
         calls,
-        result["socket_errors"] + result["non2xx"],
+        result["socket_errors"] + result["non2xx"] + result.get("graphql_errors", 0),
+        (sim1 - sim0) / n,
     )
 
 
-def hive(latency: int, sim_url: str) -> list[Row]:
-    """Hive Gateway over an OpenAPI description of the Hamgam simulator (BENCH_PEER=hive)."""
+def run_query(
+    url: str, pid: int, sim_url: str, latency: int, variant: str, name: str, query: str
+) -> Row:
+    """One row: one checked request (its exact backend calls), warm-up, then wrk."""
+    body = json.dumps({"query": query})
+    calls = checked_calls(url, sim_url, body, f"{variant}, {name}")
+    warm(url, body)
+    return measured(url, pid, sim_url, latency, variant, name, body, calls)
+
+
+@contextmanager
+def hive_gateway(sim_url: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Hive Gateway over an OpenAPI description of the Hamgam simulator, pinned to core 0."""
     peer = ROOT / "bench" / "peer"
     bin_dir = peer / "node_modules" / ".bin"
     if not (bin_dir / "hive-gateway").exists():
@@ -295,10 +349,102 @@ def hive(latency: int, sim_url: str) -> list[Row]:
         ],
     )
     with process(argv, f"{url}/healthcheck", cwd=peer) as proc:
-        return [
-            run_query(url, proc.pid, sim_url, latency, "Hive Gateway 2.15.1", name, query)
-            for name, query in HIVE_QUERIES.items()
-        ]
+        yield url, proc
+
+
+@dataclass
+class Pair:
+    """The gateway and Hive Gateway on one query: a row each per round, and the warm-ups."""
+
+    latency: int
+    query: str
+    ours: list[Row]
+    hive: list[Row]
+    warmups: tuple[tuple[int, bool], tuple[int, bool]]
+
+    def ratios(self) -> list[float]:
+        return [a.rps / b.rps for a, b in zip(self.ours, self.hive, strict=True)]
+
+
+def side_by_side(latency: int, sim_url: str) -> list[Pair]:
+    """Both gateways up at once, each warmed until stable, then rounds A/B/A/B per query."""
+    pairs = []
+    with gateway(sim_url, {}) as (url, gw), hive_gateway(sim_url) as (hive_url, hv):
+        listed = httpx.post(
+            f"{url}/graphql",
+            json={
+                "query": '{ orders(first: 50, filter: {sources: ["eu-shop"]}) '
+                "{ nodes { sourceId } } }"
+            },
+            timeout=30,
+        ).json()
+        ids = [n["sourceId"] for n in listed["data"]["orders"]["nodes"]]
+
+        def turns(query: str, convert: Any) -> str:
+            return "\n".join(
+                json.dumps({"query": query, "variables": {"id": convert(i)}}) for i in ids
+            )
+
+        bodies = {
+            name: (json.dumps({"query": QUERIES[name]}), json.dumps({"query": hive_query}))
+            for name, hive_query in HIVE_QUERIES.items()
+        }
+        bodies[ROTATING] = (turns(ROTATING_QUERY, str), turns(HIVE_ROTATING_QUERY, int))
+        for name, (our_body, hive_body) in bodies.items():
+            sides = [
+                ("gateway", url, gw.pid, our_body, WARM_MIN_S),
+                (HIVE, hive_url, hv.pid, hive_body, NODE_WARM_MIN_S),
+            ]
+            first = [(v, u, b.split("\n", 1)[0]) for v, u, _, b, _ in sides]
+            calls = [checked_calls(u, sim_url, b, f"{v}, {name}") for v, u, b in first]
+            warmups = [warm(u, b, m) for _, u, _, b, m in sides]
+            rows: list[list[Row]] = [[], []]
+            for i in range(ROUNDS):
+                for side, (variant, u, pid, body, _) in enumerate(sides):
+                    row = measured(u, pid, sim_url, latency, variant, name, body, calls[side])
+                    rows[side].append(row)
+                    print(
+                        f"  {latency} ms, {name}, round {i + 1}, {variant}: {row.rps:.0f} req/s",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+            pairs.append(Pair(latency, name, rows[0], rows[1], (warmups[0], warmups[1])))
+    return pairs
+
+
+def print_pairs(pairs: list[Pair]) -> None:
+    """The side-by-side table: medians over the rounds, and the ratio of each round."""
+    print(
+        f"\nSide by side with {HIVE} ({ROUNDS} rounds of {DURATION} s each, alternating, "
+        "both warmed until two 2 s windows were within 5%):\n"
+    )
+    print(
+        "| backend latency | query | gateway req/s | Hive req/s | ratio (median of rounds) "
+        "| rounds' ratios | gateway CPU ms/req | Hive CPU ms/req | CPU ratio "
+        "| gateway p50/p99 ms | Hive p50/p99 ms | backend calls alone (gateway/Hive) "
+        "| backend calls under load | warm-up s (gateway/Hive) | failed |"
+    )
+    print("|" + "---|" * 15)
+    for p in pairs:
+        ours_rps = statistics.median(r.rps for r in p.ours)
+        hive_rps = statistics.median(r.rps for r in p.hive)
+        ours_cpu = statistics.median(r.cpu_ms for r in p.ours)
+        hive_cpu = statistics.median(r.cpu_ms for r in p.hive)
+        warm_text = "/".join(f"{s}{'' if ok else ' (unsettled)'}" for s, ok in p.warmups)
+        print(
+            f"| {p.latency} ms | {p.query} | {ours_rps:.0f} | {hive_rps:.0f} "
+            f"| **{statistics.median(p.ratios()):.2f}x** "
+            f"| {', '.join(f'{x:.2f}' for x in p.ratios())} "
+            f"| {ours_cpu:.2f} | {hive_cpu:.2f} | {hive_cpu / ours_cpu:.2f}x "
+            f"| {statistics.median(r.p50_ms for r in p.ours):.1f}/"
+            f"{statistics.median(r.p99_ms for r in p.ours):.1f} "
+            f"| {statistics.median(r.p50_ms for r in p.hive):.1f}/"
+            f"{statistics.median(r.p99_ms for r in p.hive):.1f} "
+            f"| {p.ours[0].backend_calls}/{p.hive[0].backend_calls} "
+            f"| {statistics.median(r.load_calls for r in p.ours):.2f}/"
+            f"{statistics.median(r.load_calls for r in p.hive):.2f} | {warm_text} "
+            f"| {sum(r.failures for r in p.ours + p.hive)} |"
+        )
 
 
 @contextmanager
@@ -383,6 +529,7 @@ def main() -> int:
         return 2
     rows: list[Row] = []
     levers: list[Row] = []
+    pairs: list[Pair] = []
     mem: tuple[float, float, float] | None = None
     ratio = 0.0
     for latency in LATENCIES:
@@ -401,12 +548,13 @@ def main() -> int:
             ],
         )
         with process(argv, f"{sim_url}/__stats"):
+            if PEER == "hive":
+                pairs += side_by_side(latency, sim_url)
+            if ONLY == "peer":
+                continue
             for variant, perf in VARIANTS.items():
                 rows += measure(latency, variant, perf, sim_url, QUERIES)
                 print(f"  measured {variant} at {latency} ms", file=sys.stderr, flush=True)
-            if PEER == "hive":
-                rows += hive(latency, sim_url)
-                print(f"  measured Hive Gateway at {latency} ms", file=sys.stderr, flush=True)
             if latency == 0:
                 two = {k: QUERIES[k] for k in list(QUERIES)[:2]}
                 for lever, perf in LEVERS.items():
@@ -416,8 +564,13 @@ def main() -> int:
                     mem = memory(sim_url)
     print(
         f"\n{CONNECTIONS} connections, {DURATION} s per row; gateway on core 0, "
-        "simulators and wrk on core 1.\n"
+        "simulators and wrk on core 1."
     )
+    if pairs:
+        print_pairs(pairs)
+    if ONLY == "peer":
+        return 1 if any(r.failures for p in pairs for r in p.ours + p.hive) else 0
+    print()
     header = (
         "| backend latency | gateway | query | req/s | p50 ms | p99 ms | gateway CPU ms/req "
         "| backend calls/req | failed |"
@@ -431,16 +584,10 @@ def main() -> int:
         )
     base = {(r.latency, r.query): r for r in rows if r.variant == "gateway"}
     print("\nRatios at 0 ms (gateway with every lever / variant), req/s:")
-    others = [x for x in rows if x.variant not in ("gateway",) and not x.variant.startswith("Hive")]
+    others = [x for x in rows if x.variant != "gateway"]
     for r in [x for x in others if x.latency == 0] + levers:
         print(f"- {r.variant}, {r.query}: {base[(0, r.query)].rps / r.rps:.2f}x")
     print(f"- orjson vs json encoding a 50-order response with raw: {ratio:.1f}x faster")
-    for r in [x for x in rows if x.variant.startswith("Hive")]:
-        ours = base[(r.latency, r.query)]
-        print(
-            f"- gateway vs Hive Gateway at {r.latency} ms, {r.query}: "
-            f"{ours.rps / r.rps:.2f}x req/s, {r.cpu_ms / ours.cpu_ms:.2f}x less CPU per request"
-        )
     if mem is not None:
         start, first, last = mem
         print(
@@ -448,7 +595,7 @@ def main() -> int:
             f"{last:.0f} MiB after {MEMORY_REQUESTS:,} ({(last / first - 1) * 100:+.1f}%; "
             "target within 20%)"
         )
-    failed = sum(r.failures for r in rows + levers)
+    failed = sum(r.failures for r in rows + levers + [x for p in pairs for x in p.ours + p.hive])
     if mem is not None and mem[2] > mem[1] * 1.2:
         print("memory grew more than 20%", file=sys.stderr)
         return 1
