@@ -54,8 +54,20 @@ SCOPE: dict[str, Any] = {
 STATUSES: list[int] = []
 
 
-async def receive() -> dict[str, Any]:
-    return {"type": "http.request", "body": BODY, "more_body": False}
+def receiver() -> Any:
+    """A request's ``receive``: the body once, then nothing until cancelled, as a server
+    does while the client stays (the gateway's disconnect watch waits on it; a receive
+    that kept answering would spin the watch forever without yielding)."""
+    sent = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if sent:
+            await asyncio.get_running_loop().create_future()  # never done: cancelled
+        sent = True
+        return {"type": "http.request", "body": BODY, "more_body": False}
+
+    return receive
 
 
 async def send(message: dict[str, Any]) -> None:
@@ -66,7 +78,7 @@ async def send(message: dict[str, Any]) -> None:
 async def requests(app: Any, count: int) -> None:
     state: dict[str, Any] = {}
     for _ in range(count):
-        await app({**SCOPE, "state": state}, receive, send)
+        await app({**SCOPE, "state": state}, receiver(), send)
 
 
 def _app(sim_url: str) -> Any:
