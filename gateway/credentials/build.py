@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from gateway.cache.policy import namespace
 from gateway.cache.redis import RedisStore
@@ -12,6 +13,17 @@ from gateway.credentials.keeper import Keeper, LocalKeeper, token_file
 from gateway.credentials.redis_keeper import RedisKeeper
 from gateway.credentials.renewing import RenewingCredential
 from gateway.resilience import Clock
+
+
+@dataclass(frozen=True)
+class TokenGrant:
+    """What a kind's token endpoint needs: the grant, whose client it is, and for a
+    rotating refresh token the configured one and where rotated ones go without Redis."""
+
+    grant: Grant
+    client_id: str
+    refresh_token: str | None = None
+    token_store: str | None = None
 
 
 def renewing(

@@ -19,6 +19,7 @@ from gateway.cache.policy import CachePolicy, build_budget, namespace
 from gateway.cache.store import Store
 from gateway.concurrency import gather
 from gateway.credentials.base import Credential
+from gateway.credentials.build import TokenGrant, renewing
 from gateway.domain import Customer, Order, OrderPage, OrderQuery, SourceKind
 from gateway.errors import GatewayError, misshapen
 from gateway.redact import SecretMasker
@@ -163,12 +164,30 @@ class RestSource(ABC, Generic[S]):
         """Headers made anew for every attempt of a call (none unless a kind needs them)."""
         return {}
 
+    def token_grant(self) -> TokenGrant | None:
+        """How the source's token renews itself (then ``headers`` leave Authorization
+        out); None: a fixed token. Kinds with a token endpoint override it."""
+        return None
+
     def renewing_credential(
         self, cache: Store | None, clock: Clock, remember: Callable[[str], None]
     ) -> Credential | None:
-        """The source's token when it renews itself (then ``headers`` leave Authorization
-        out); ``remember`` is told every token it gets, to mask it. None: a fixed token."""
-        return None
+        """The renewing token of ``token_grant``, kept where the cache says; ``remember``
+        is told every token it gets, to mask it. None: a fixed token."""
+        given = self.token_grant()
+        if given is None:
+            return None
+        return renewing(
+            self.name,
+            given.grant,
+            client_id=given.client_id,
+            cache=cache,
+            clock=clock,
+            remember=remember,
+            timeout_s=self.settings.timeout_s,
+            configured_refresh=given.refresh_token,
+            token_store=given.token_store,
+        )
 
     @abstractmethod
     async def fetch_order(self, source_id: str) -> Order | None: ...

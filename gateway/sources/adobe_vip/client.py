@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-from gateway.cache.store import Store
 from gateway.credentials.adobe_ims import AdobeIms
-from gateway.credentials.base import Credential
-from gateway.credentials.build import renewing
+from gateway.credentials.build import TokenGrant
 from gateway.domain import Customer, Order, OrderPage, OrderQuery, SourceKind
 from gateway.errors import BadUserInput
-from gateway.resilience import Clock
 from gateway.sources.adobe_vip import normalize
 from gateway.sources.adobe_vip.settings import AdobeVipSettings
 from gateway.sources.http import ErrorReader
@@ -64,9 +61,7 @@ class AdobeVipSource(RestSource[AdobeVipSettings]):
             fixed["Authorization"] = f"Bearer {self.settings.token}"
         return fixed
 
-    def renewing_credential(
-        self, cache: Store | None, clock: Clock, remember: Callable[[str], None]
-    ) -> Credential | None:
+    def token_grant(self) -> TokenGrant | None:
         conf = self.settings
         if conf.ims_client_id is None or conf.ims_client_secret is None:
             return None
@@ -78,15 +73,7 @@ class AdobeVipSource(RestSource[AdobeVipSettings]):
             scopes=conf.ims_scopes,
             timeout_s=conf.timeout_s,
         )
-        return renewing(
-            self.name,
-            grant,
-            client_id=conf.ims_client_id,
-            cache=cache,
-            clock=clock,
-            remember=remember,
-            timeout_s=conf.timeout_s,
-        )
+        return TokenGrant(grant, conf.ims_client_id)
 
     def attempt_headers(self) -> dict[str, str]:
         return {"X-Request-Id": str(uuid.uuid4())}

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, ClassVar
 
-from gateway.cache.store import Store
-from gateway.credentials.base import Credential
-from gateway.credentials.build import renewing
+from gateway.credentials.build import TokenGrant
 from gateway.credentials.highlevel_oauth import HighLevelOAuth
 from gateway.domain import Customer, Order, OrderPage, OrderQuery, SourceKind
-from gateway.resilience import Clock
 from gateway.sources.highlevel import normalize
 from gateway.sources.highlevel.settings import HighLevelSettings
 from gateway.sources.http import ErrorReader
@@ -49,9 +46,7 @@ class HighLevelSource(RestSource[HighLevelSettings]):
             fixed["Authorization"] = f"Bearer {self.settings.token}"
         return fixed
 
-    def renewing_credential(
-        self, cache: Store | None, clock: Clock, remember: Callable[[str], None]
-    ) -> Credential | None:
+    def token_grant(self) -> TokenGrant | None:
         conf = self.settings
         if conf.oauth_client_id is None or conf.oauth_client_secret is None:
             return None
@@ -62,17 +57,7 @@ class HighLevelSource(RestSource[HighLevelSettings]):
             client_secret=conf.oauth_client_secret,
             timeout_s=conf.timeout_s,
         )
-        return renewing(
-            self.name,
-            grant,
-            client_id=conf.oauth_client_id,
-            cache=cache,
-            clock=clock,
-            remember=remember,
-            timeout_s=conf.timeout_s,
-            configured_refresh=conf.oauth_refresh_token,
-            token_store=conf.token_store,
-        )
+        return TokenGrant(grant, conf.oauth_client_id, conf.oauth_refresh_token, conf.token_store)
 
     def _location(self) -> dict[str, str]:
         return {"altId": self.settings.location_id, "altType": "location"}
