@@ -1,11 +1,12 @@
 """A request's operation made ready to execute: parsed, validated and checked.
 
-One Strawberry extension does what ParserCache, ValidationCache, DisableIntrospection and
-the query analysis did as four: Strawberry makes every extension per request and enters
-each one's hooks through context managers at four stages, and four extensions cost about
-a tenth of a small query's CPU. The work is the same: each query text is parsed once and
-each document validated once (LRU caches shared by the app's requests, as Strawberry's
-own extensions keep them), and a valid operation's analysis is cached by what it reads.
+:class:`Preparation` does what ParserCache, ValidationCache, DisableIntrospection and the
+query analysis did as four Strawberry extensions, and GatewaySchema.execute calls it
+directly: Strawberry makes every extension per request and enters each one's hooks
+through context managers at four stages, which cost a tenth of a small query's CPU as
+four extensions and still ~5% as one (bench/README.md). The work is the same: each
+query text is parsed once and each document validated once (LRU caches shared by the
+app's requests), and a valid operation's analysis is cached by what it reads.
 
 With introspection off, no error suggests a name the client did not write: graphql-core's
 "Did you mean ...?" would hand the schema out one guess at a time (Clairvoyance rebuilds
@@ -30,6 +31,7 @@ from graphql.validation import (
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
+from strawberry.types import ExecutionContext
 
 from gateway.config import LimitSettings
 from gateway.context import RequestContext
@@ -96,28 +98,29 @@ class QueryCaches:
         return found
 
 
-class PrepareOperation(SchemaExtension):
+class Preparation:
     """Parse (cached), count directives, validate (cached; introspection refused and
     suggestions left out unless introspection is allowed), then scopes and limits: an
-    operation over a limit never reaches a resolver."""
+    operation over a limit never reaches a resolver. Called by GatewaySchema.execute
+    for each request, and by :class:`PrepareOperation` on Strawberry's other paths."""
 
     def __init__(
         self, limits: LimitSettings, *, introspection: bool, caches: QueryCaches | None
     ) -> None:
-        super().__init__()
         self.limits, self.introspection, self.caches = limits, introspection, caches
 
-    def on_parse(self) -> Iterator[None]:
-        ec = self.execution_context
+    def parse(self, ec: ExecutionContext) -> None:
+        """Sets ``ec.graphql_document`` (raises GraphQLError for a syntax error)."""
         known = persisted_document(ec.operation_extensions)
         if known is not None:  # parsed once per hash, however it is cached
             ec.graphql_document = known
         elif self.caches is not None and ec.query:
             ec.graphql_document = self.caches.parse(ec.query, **ec.parse_options)
-        yield  # without caches Strawberry parses
+        elif ec.query:
+            ec.graphql_document = parse(ec.query, **ec.parse_options)
 
-    def on_validate(self) -> Iterator[None]:
-        ec = self.execution_context
+    def validate(self, ec: ExecutionContext) -> list[GraphQLError]:
+        """Sets and returns ``ec.pre_execution_errors`` (empty: the operation may run)."""
         assert ec.graphql_document is not None
         document = ec.graphql_document
         # the operationName as sent (the public property falls back to the first name)
@@ -129,8 +132,7 @@ class PrepareOperation(SchemaExtension):
         if directives > self.limits.max_directives:
             over = TooComplex("directives", self.limits.max_directives, directives)
             ec.pre_execution_errors = [GraphQLError(over.message, original_error=over)]
-            yield
-            return
+            return ec.pre_execution_errors
         ec.pre_execution_errors = validate_operation(
             ec.schema._schema,
             document,
@@ -143,4 +145,21 @@ class PrepareOperation(SchemaExtension):
             problem = check(ec, ctx, self.limits, self.caches.analyses if self.caches else None)
             if problem is not None:
                 ec.pre_execution_errors = [GraphQLError(problem.message, original_error=problem)]
+        return ec.pre_execution_errors
+
+
+class PrepareOperation(SchemaExtension):
+    """:class:`Preparation` as a Strawberry extension, for Strawberry's own execution
+    paths (GatewaySchema.execute calls it directly)."""
+
+    def __init__(self, preparation: Preparation) -> None:
+        super().__init__()
+        self.preparation = preparation
+
+    def on_parse(self) -> Iterator[None]:
+        self.preparation.parse(self.execution_context)
+        yield
+
+    def on_validate(self) -> Iterator[None]:
+        self.preparation.validate(self.execution_context)
         yield

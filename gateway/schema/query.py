@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Annotated, Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.types import Info
+from strawberry.types import ExecutionResult, Info
+from strawberry.types.graphql import OperationType
 
 from gateway import ids
 from gateway.config import LimitSettings
@@ -22,7 +23,8 @@ from gateway.schema.connection import (
 )
 from gateway.schema.directives import released_directives
 from gateway.schema.executor import GatewayExecutor, QuietExecutor
-from gateway.schema.preparation import PrepareOperation, QueryCaches
+from gateway.schema.operation import run_operation
+from gateway.schema.preparation import Preparation, PrepareOperation, QueryCaches
 from gateway.schema.types import (
     AFTER,
     PAGE_SIZE,
@@ -194,11 +196,37 @@ class Query:
 
 
 class GatewaySchema(strawberry.Schema):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, preparation: Preparation, **kwargs: Any) -> None:
+        # the extension serves Strawberry's other paths (execute_sync, subscribe)
+        kwargs["extensions"] = [lambda: PrepareOperation(preparation)]
         super().__init__(*args, **kwargs)
+        self.preparation = preparation
         # Strawberry declares graphql-core's specified directives as they are; a custom
         # one may not take a specified name, so the released forms replace them here.
         self._schema.directives = released_directives(self._schema.directives)
+
+    async def execute(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> ExecutionResult:
+        """Strawberry's execute without its extension runner (gateway.schema.operation)."""
+        return await run_operation(
+            self,
+            self.preparation,
+            query,
+            variable_values,
+            context_value,
+            root_value,
+            operation_name,
+            allowed_operation_types,
+            operation_extensions,
+        )
 
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
         """Logging happens where errors are formatted: once, without payloads."""
@@ -210,11 +238,10 @@ def build_schema(
     # A factory: a fresh extension per request; the caches live with this schema.
     chosen = limits or LimitSettings()
     kept = QueryCaches() if caches else None
-    extensions = [lambda: PrepareOperation(chosen, introspection=introspection, caches=kept)]
     return GatewaySchema(
+        preparation=Preparation(chosen, introspection=introspection, caches=kept),
         query=Query,
         types=[Order, Customer, License],
-        extensions=extensions,
         execution_context_class=GatewayExecutor if introspection else QuietExecutor,
         scalar_overrides=SCALAR_OVERRIDES,
     )
