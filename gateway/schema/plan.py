@@ -120,7 +120,7 @@ class DocumentPlan:
     Holds the operation and fragment nodes: the keys are the ids of field nodes in them,
     which cannot be reused while they live."""
 
-    __slots__ = ("fragments", "operation", "steps", "subfields")
+    __slots__ = ("by_list", "fragments", "kept", "operation", "steps", "subfields")
 
     def __init__(
         self, operation: OperationDefinitionNode, fragments: dict[str, FragmentDefinitionNode]
@@ -131,6 +131,11 @@ class DocumentPlan:
         self.subfields: dict[tuple[str, tuple[int, ...]], CollectedFields] = {}
         #: (object type name, id of a kept grouped field set) -> its steps
         self.steps: dict[tuple[str, int], list[Step]] = {}
+        #: ids of the field lists in kept grouped field sets (alive as long as this plan)
+        self.kept: set[int] = set()
+        #: (object type name, id of a kept field list) -> its collected subfields: the
+        #: same answer as ``subfields`` without making the key of node ids each time
+        self.by_list: dict[tuple[str, int], CollectedFields] = {}
 
     def collected(
         self,
@@ -139,12 +144,19 @@ class DocumentPlan:
         details: FieldDetailsList,
         collect: Callable[[], CollectedFields],
     ) -> CollectedFields:
+        quick = (return_type.name, id(details))
+        found = self.by_list.get(quick)
+        if found is not None:
+            return found
         key = (return_type.name, tuple(id(d.node) for d in details))
         found = self.subfields.get(key)
         if found is None:
             found = self.subfields[key] = collect()
             fields = found.grouped_field_set
             self.steps[(return_type.name, id(fields))] = steps_for(schema, return_type, fields)
+            self.kept.update(id(listed) for listed in fields.values())
+        if id(details) in self.kept:
+            self.by_list[quick] = found
         return found
 
 
