@@ -1,6 +1,6 @@
 """Side by side in one run: this tree against another revision, rounds interleaved A/B/A/B.
 
-    .venv/bin/python bench/ab.py REV [ROUNDS] [--inproc | --instructions]
+    .venv/bin/python bench/ab.py REV [ROUNDS] [--inproc | --instructions] [--rotating]
 
 The other revision's ``gateway/`` is taken with ``git archive`` into a temporary
 directory and served by the same interpreter with that directory first on PYTHONPATH, so
@@ -11,6 +11,9 @@ measures its first row. Interleaving rounds spreads the drift of a shared machin
 both sides instead of giving it to one. ``--inproc`` measures instead the app's CPU per
 request in-process (bench/inproc.py, 3,000 sequential requests a round), which a shared
 machine disturbs less than req/s; the ratio reported is the median of the rounds' ratios.
+``--rotating`` drives the one-order query with its id going through the newest 50 Hamgam
+orders in turn (bench/run.py's "one order, 50 ids in turn": little is coalesced), and
+``BENCH_LATENCY_MS`` (0) sets the simulators' latency for the req/s rounds.
 ``--instructions`` counts the app's instructions per request under valgrind's callgrind
 (Debian's valgrind; the difference between 100 + 200 and 100 requests, over 200): not
 time, but the one measure here that other helpers' load does not move.
@@ -18,6 +21,7 @@ time, but the one measure here that other helpers' load does not move.
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
 import subprocess
@@ -126,9 +130,13 @@ def main() -> int:
         subprocess.run(["tar", "-x", "-C", base], input=archive, check=True)
         sim_port = run.free_port()
         sim_url = f"http://127.0.0.1:{sim_port}"
+        latency = int(os.environ.get("BENCH_LATENCY_MS", "0"))
         argv = run.pinned(
             1,
-            [str(run.BIN / "gateway"), "simulate", "--port", str(sim_port), "--no-rate-limit"],
+            [
+                *(str(run.BIN / "gateway"), "simulate", "--port", str(sim_port)),
+                *("--latency", str(latency), "--no-rate-limit"),
+            ],
         )
         sides = {f"A {rev}": base, "B this tree": None}
         results: dict[str, list[run.Row]] = {name: [] for name in sides}
@@ -137,19 +145,18 @@ def main() -> int:
                 return _inproc_rounds(sim_url, sides, rounds)
             if "--instructions" in sys.argv:
                 return _instruction_rounds(sim_url, sides, rounds)
+            query = run.ROTATING if "--rotating" in sys.argv else QUERY
             for i in range(rounds):
                 for name, path in sides.items():
                     with served(sim_url, path) as (url, proc):
-                        row = run.run_query(
-                            url, proc.pid, sim_url, 0, name, QUERY, run.QUERIES[QUERY]
-                        )
+                        row = _round(url, proc.pid, sim_url, latency, name, query)
                     results[name].append(row)
                     print(
                         f"round {i + 1} {name}: {row.rps:.0f} req/s, {row.cpu_ms:.3f} ms CPU/req,"
                         f" {row.backend_calls} backend calls, {row.failures} failed",
                         flush=True,
                     )
-    print(f"\n{run.CONNECTIONS} connections, {run.DURATION} s per round, {QUERY}, 0 ms:")
+    print(f"\n{run.CONNECTIONS} connections, {run.DURATION} s per round, {query}, {latency} ms:")
     medians = {}
     for name, rows in results.items():
         medians[name] = statistics.median(r.rps for r in rows)
@@ -158,6 +165,19 @@ def main() -> int:
     a, b = medians.values()
     print(f"- B / A: {b / a:.3f}")
     return 1 if any(r.failures for rows in results.values() for r in rows) else 0
+
+
+def _round(url: str, pid: int, sim_url: str, latency: int, name: str, query: str) -> run.Row:
+    """One side's round: checked, warmed until stable, measured (bench/run.py's way)."""
+    if query != run.ROTATING:
+        return run.run_query(url, pid, sim_url, latency, name, query, run.QUERIES[query])
+    body = "\n".join(
+        json.dumps({"query": run.ROTATING_QUERY, "variables": {"id": i}})
+        for i in run.newest_hamgam_ids(url)
+    )
+    calls = run.checked_calls(url, sim_url, body.split("\n", 1)[0], name)
+    run.warm(url, body)
+    return run.measured(url, pid, sim_url, latency, name, query, body, calls)
 
 
 def _inproc_rounds(sim_url: str, sides: dict[str, str | None], rounds: int) -> int:

@@ -366,19 +366,23 @@ class Pair:
         return [a.rps / b.rps for a, b in zip(self.ours, self.hive, strict=True)]
 
 
+def newest_hamgam_ids(url: str) -> list[str]:
+    """The ids of the newest 50 Hamgam orders, asked of the gateway at ``url``."""
+    listed = httpx.post(
+        f"{url}/graphql",
+        json={
+            "query": '{ orders(first: 50, filter: {sources: ["eu-shop"]}) { nodes { sourceId } } }'
+        },
+        timeout=30,
+    ).json()
+    return [n["sourceId"] for n in listed["data"]["orders"]["nodes"]]
+
+
 def side_by_side(latency: int, sim_url: str) -> list[Pair]:
     """Both gateways up at once, each warmed until stable, then rounds A/B/A/B per query."""
     pairs = []
     with gateway(sim_url, {}) as (url, gw), hive_gateway(sim_url) as (hive_url, hv):
-        listed = httpx.post(
-            f"{url}/graphql",
-            json={
-                "query": '{ orders(first: 50, filter: {sources: ["eu-shop"]}) '
-                "{ nodes { sourceId } } }"
-            },
-            timeout=30,
-        ).json()
-        ids = [n["sourceId"] for n in listed["data"]["orders"]["nodes"]]
+        ids = newest_hamgam_ids(url)
 
         def turns(query: str, convert: Any) -> str:
             return "\n".join(
