@@ -75,13 +75,42 @@ def validate_operation(
     return validate(schema, document, rules, not introspection)
 
 
+class Validations:
+    """``validate_document`` kept by the document object's identity, which the parse
+    cache (and a persisted document) hands out again: an ``lru_cache`` keyed by the
+    document hashed its whole AST at every request (graphql-core's ``Node.__hash__``
+    walks every node). Each entry holds the schema and the document it was made for, so
+    no id in a key can be reused while the key is kept. Bounded: emptied when full."""
+
+    def __init__(self, maxsize: int = 256) -> None:
+        self.maxsize = maxsize
+        self._items: dict[
+            tuple[int, int, Rules, bool], tuple[GraphQLSchema, DocumentNode, list[GraphQLError]]
+        ] = {}
+
+    def __call__(
+        self, schema: GraphQLSchema, document: DocumentNode, rules: Rules, hide_suggestions: bool
+    ) -> list[GraphQLError]:
+        key = (id(schema), id(document), rules, hide_suggestions)
+        found = self._items.get(key)
+        if found is not None:
+            return found[2]
+        errors = validate_document(schema, document, rules, hide_suggestions)
+        if len(self._items) >= self.maxsize:
+            self._items.clear()
+        self._items[key] = (schema, document, errors)
+        return errors
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
 class QueryCaches:
     """Parses, validations and analyses kept across requests (bounded)."""
 
     def __init__(self, maxsize: int = 256) -> None:
         self.parse: Callable[..., DocumentNode] = lru_cache(maxsize=maxsize)(parse)
-        # Keyed by the document object, which the parse cache hands out again.
-        self.validate: Validate = lru_cache(maxsize=maxsize)(validate_document)
+        self.validate: Validate = Validations(maxsize)
         self.analyses = AnalysisCache(maxsize)
         self.maxsize = maxsize
         self._directives: dict[str, int] = {}
