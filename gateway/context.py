@@ -43,7 +43,8 @@ class RequestContext:
     #: errors for fields that still returned data (a source missing from a merged list)
     partial_errors: list[GraphQLError] = field(default_factory=list)
     #: whether a selection (by its field nodes) is answered by a summary carrying these
-    #: fields; the 50 orders of a page share one selection, so it is judged once
+    #: fields; the 50 orders of a page share one selection, so it is judged once (once
+    #: per document where the executor has a plan: it hands the plan's memo in here)
     fits_summary: dict[tuple[tuple[int, ...], frozenset[str]], bool] = field(default_factory=dict)
 
     def report(self, error: GatewayError, path: list[str | int]) -> None:

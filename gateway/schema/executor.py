@@ -22,6 +22,7 @@ from graphql.execution.collect_fields import CollectedFields, FieldDetailsList, 
 from graphql.pyutils import Path, Undefined, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from gateway.context import RequestContext
 from gateway.schema.plan import DocumentPlan, Kind, PlanCache, Step, steps_for
 
 
@@ -49,7 +50,9 @@ class GatewayExecutor(StrawberryGraphQLCoreExecutionContext):
             kwargs["hide_suggestions"] = True
         built = super().build(*args, **kwargs)
         if isinstance(built, GatewayExecutor):
-            built._plan = built._find_plan()
+            built._plan = plan = built._find_plan()
+            if plan is not None and isinstance(built.context_value, RequestContext):
+                built.context_value.fits_summary = plan.fits  # judged once per document
         return built
 
     def _find_plan(self) -> DocumentPlan | None:

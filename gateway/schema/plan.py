@@ -120,7 +120,7 @@ class DocumentPlan:
     Holds the operation and fragment nodes: the keys are the ids of field nodes in them,
     which cannot be reused while they live."""
 
-    __slots__ = ("by_list", "fragments", "kept", "operation", "steps", "subfields")
+    __slots__ = ("by_list", "fits", "fragments", "kept", "operation", "steps", "subfields")
 
     def __init__(
         self, operation: OperationDefinitionNode, fragments: dict[str, FragmentDefinitionNode]
@@ -136,6 +136,9 @@ class DocumentPlan:
         #: (object type name, id of a kept field list) -> its collected subfields: the
         #: same answer as ``subfields`` without making the key of node ids each time
         self.by_list: dict[tuple[str, int], CollectedFields] = {}
+        #: whether a customer summary answers a selection (gateway.schema.types._fits),
+        #: by the selection's field node ids: the same for every request of the document
+        self.fits: dict[tuple[tuple[int, ...], frozenset[str]], bool] = {}
 
     def collected(
         self,
