@@ -94,8 +94,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 #: httptools parses HTTP/1.1 with far less CPU than h11 (``[server] http_parser`` picks);
-#: uvloop, though, measured slower with this stack, so the standard loop is chosen even
-#: where uvloop is installed (bench/README.md).
+#: uvloop, though, measured no clear gain with this stack (30% slower once; 2 to 5% less
+#: CPU but up to 2% fewer req/s since), so the standard loop is chosen even where uvloop
+#: is installed (bench/README.md).
 SERVER_OPTIONS: dict[str, Any] = {"http": "httptools", "loop": "asyncio"}
 
 
