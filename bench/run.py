@@ -183,7 +183,8 @@ def write_config(path: Path, sim_url: str, tables: dict[str, Any]) -> None:
         # none): 20 per client connection, as a list query makes up to 20 calls at once.
         # A cap of 50 held the 50-order list at ~83 req/s with 20 ms backends (50 calls
         # in flight / ~30 ms each), below what the gateway's CPU allows.
-        table = {**table, "max_concurrency": max(CONNECTIONS, 10) * 20}
+        # (1000 at most: the config's own bound, reached at 50 connections)
+        table = {**table, "max_concurrency": min(max(CONNECTIONS, 10) * 20, 1000)}
         if table["kind"] == "highlevel":
             table["rate_limit"] = 0
         lines += ["", f'[sources."{name}"]'] + [f"{k} = {toml_value(v)}" for k, v in table.items()]
