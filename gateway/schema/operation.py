@@ -1,5 +1,5 @@
-"""One operation run the way Strawberry's ``Schema.execute`` runs it, without its
-extension machinery.
+"""The gateway's schema class, which runs an operation the way Strawberry's
+``Schema.execute`` runs it, without its extension machinery.
 
 Strawberry builds, per request, an extension runner that enters every extension's hooks
 through context managers at four stages, and a middleware manager; the gateway has one
@@ -24,35 +24,59 @@ from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 from strawberry.utils.await_maybe import await_maybe
 
-from gateway.schema.preparation import Preparation
+from gateway.schema.directives import released_directives
+from gateway.schema.preparation import Preparation, PrepareOperation
 
 
-async def run_operation(
-    schema: Schema,
-    preparation: Preparation,
-    query: str | None,
-    variable_values: dict[str, Any] | None = None,
-    context_value: Any | None = None,
-    root_value: Any | None = None,
-    operation_name: str | None = None,
-    allowed_operation_types: Iterable[OperationType] | None = None,
-    operation_extensions: dict[str, Any] | None = None,
-) -> ExecutionResult:
-    """Strawberry's ``Schema.execute`` for a schema whose one extension is ``preparation``.
+class GatewaySchema(Schema):
+    """Strawberry's schema with graphql-core's released directives, no error logging of
+    its own (errors are logged where they are formatted: once, without payloads), and
+    ``execute`` calling the one :class:`Preparation` directly."""
 
-    Raises what it raises (MissingQueryError, CannotGetOperationTypeError,
-    InvalidOperationTypeError: the view answers them with 400); every other failure is
-    an ExecutionResult with ``data`` None and the error."""
-    ec = ExecutionContext(
-        query=query,
-        schema=schema,
-        allowed_operations=allowed_operation_types or DEFAULT_ALLOWED_OPERATION_TYPES,
-        context=context_value,
-        root_value=root_value,
-        variables=variable_values,
-        provided_operation_name=operation_name,
-        operation_extensions=operation_extensions,
-    )
+    def __init__(self, *args: Any, preparation: Preparation, **kwargs: Any) -> None:
+        # the extension serves Strawberry's other paths (execute_sync, subscribe)
+        kwargs["extensions"] = [lambda: PrepareOperation(preparation)]
+        super().__init__(*args, **kwargs)
+        self.preparation = preparation
+        # Strawberry declares graphql-core's specified directives as they are; a custom
+        # one may not take a specified name, so the released forms replace them here.
+        self._schema.directives = released_directives(self._schema.directives)
+
+    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        """Logging happens where errors are formatted: once, without payloads."""
+
+    async def execute(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> ExecutionResult:
+        """Strawberry's ``execute`` for a schema whose one extension is the preparation.
+
+        Raises what it raises (MissingQueryError, CannotGetOperationTypeError,
+        InvalidOperationTypeError: the view answers them with 400); every other failure
+        is an ExecutionResult with ``data`` None and the error."""
+        return await _run(
+            self,
+            ExecutionContext(
+                query=query,
+                schema=self,
+                allowed_operations=allowed_operation_types or DEFAULT_ALLOWED_OPERATION_TYPES,
+                context=context_value,
+                root_value=root_value,
+                variables=variable_values,
+                provided_operation_name=operation_name,
+                operation_extensions=operation_extensions,
+            ),
+        )
+
+
+async def _run(schema: GatewaySchema, ec: ExecutionContext) -> ExecutionResult:
+    preparation = schema.preparation
     try:
         if not ec.query and ec.graphql_document is None:
             raise MissingQueryError
@@ -81,7 +105,7 @@ async def run_operation(
                 context_value=ec.context,
                 is_awaitable=optimized_is_awaitable,  # type: ignore[arg-type]
                 executor_class=schema.execution_context_class,
-                operation_extensions=operation_extensions,
+                operation_extensions=ec.operation_extensions,
             )
         )
     except (MissingQueryError, CannotGetOperationTypeError, InvalidOperationTypeError):

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
-from typing import Annotated, Any
+from collections.abc import Sequence
+from typing import Annotated
 
 import strawberry
-from graphql import GraphQLError
-from strawberry.types import ExecutionResult, Info
-from strawberry.types.graphql import OperationType
+from strawberry.types import Info
 
 from gateway import ids
 from gateway.config import LimitSettings
@@ -21,10 +19,9 @@ from gateway.schema.connection import (
     all_orders,
     given,
 )
-from gateway.schema.directives import released_directives
 from gateway.schema.executor import GatewayExecutor, QuietExecutor
-from gateway.schema.operation import run_operation
-from gateway.schema.preparation import Preparation, PrepareOperation, QueryCaches
+from gateway.schema.operation import GatewaySchema
+from gateway.schema.preparation import Preparation, QueryCaches
 from gateway.schema.types import (
     AFTER,
     PAGE_SIZE,
@@ -193,43 +190,6 @@ class Query:
             SourceInfo(name=name, kind=source.kind, healthy=source.healthy)
             for name, source in info.context.sources.items()
         ]
-
-
-class GatewaySchema(strawberry.Schema):
-    def __init__(self, *args: Any, preparation: Preparation, **kwargs: Any) -> None:
-        # the extension serves Strawberry's other paths (execute_sync, subscribe)
-        kwargs["extensions"] = [lambda: PrepareOperation(preparation)]
-        super().__init__(*args, **kwargs)
-        self.preparation = preparation
-        # Strawberry declares graphql-core's specified directives as they are; a custom
-        # one may not take a specified name, so the released forms replace them here.
-        self._schema.directives = released_directives(self._schema.directives)
-
-    async def execute(
-        self,
-        query: str | None,
-        variable_values: dict[str, Any] | None = None,
-        context_value: Any | None = None,
-        root_value: Any | None = None,
-        operation_name: str | None = None,
-        allowed_operation_types: Iterable[OperationType] | None = None,
-        operation_extensions: dict[str, Any] | None = None,
-    ) -> ExecutionResult:
-        """Strawberry's execute without its extension runner (gateway.schema.operation)."""
-        return await run_operation(
-            self,
-            self.preparation,
-            query,
-            variable_values,
-            context_value,
-            root_value,
-            operation_name,
-            allowed_operation_types,
-            operation_extensions,
-        )
-
-    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
-        """Logging happens where errors are formatted: once, without payloads."""
 
 
 def build_schema(
