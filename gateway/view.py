@@ -236,7 +236,8 @@ class GatewayView(GraphQL[RequestContext, None]):
             root_value=root_value,
             sub_response=sub_response,
         )
-        assert isinstance(result, ExecutionResult), type(result)
+        if not isinstance(result, ExecutionResult):  # cannot happen: see above
+            raise TypeError(f"unexpected result {type(result).__name__}")
         response_data = await self.process_result(request=request, result=result)
         if result.errors:
             self._handle_errors(result.errors, response_data)

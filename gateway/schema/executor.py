@@ -26,14 +26,20 @@ from gateway.context import RequestContext
 from gateway.schema.plan import DocumentPlan, Kind, PlanCache, Step, steps_for
 
 
-def plans_of(schema: GraphQLSchema) -> PlanCache:
+def plans_of(schema: GraphQLSchema) -> PlanCache | None:
     """The schema's plan cache (made on first use; one per schema, as plans name its
-    field definitions)."""
-    found: PlanCache | None = getattr(schema, "_gateway_plans", None)
-    if found is None:
-        found = PlanCache()
-        schema._gateway_plans = found  # type: ignore[attr-defined]
-    return found
+    field definitions), or None where plans are off for it (:func:`without_plans`)."""
+    found: PlanCache | bool | None = getattr(schema, "_gateway_plans", True)
+    if found is True:
+        found = schema._gateway_plans = PlanCache()  # type: ignore[attr-defined]
+    return found if isinstance(found, PlanCache) else None
+
+
+def without_plans(schema: GraphQLSchema) -> None:
+    """No plans for this schema: where documents are not cached (``[performance]
+    query_caches = false``) each request's document is new, and a plan per request
+    would cost more than it saves."""
+    schema._gateway_plans = None  # type: ignore[attr-defined]
 
 
 class GatewayExecutor(StrawberryGraphQLCoreExecutionContext):
@@ -61,7 +67,10 @@ class GatewayExecutor(StrawberryGraphQLCoreExecutionContext):
         manager = self.middleware_manager
         if manager is not None and manager._middleware_resolvers is not None:
             return None  # a middleware wraps every resolver: no field is plain
-        return plans_of(self.schema).plan(self.operation, self.fragment_definitions)
+        plans = plans_of(self.schema)
+        if plans is None:
+            return None
+        return plans.plan(self.operation, self.fragment_definitions)
 
     def build_response(self, data: dict[str, Any] | None) -> Any:
         response = super().build_response(data)
@@ -113,7 +122,12 @@ class GatewayExecutor(StrawberryGraphQLCoreExecutionContext):
                         if step.nullable:
                             results[name] = None
                             continue
-                    elif value is not _UNREAD and not isinstance(value, Exception):
+                    elif (
+                        value is not _UNREAD
+                        and value is not Undefined
+                        and not isinstance(value, Exception)
+                        and (step.strict or not is_awaitable(value))
+                    ):
                         coerced = _coerced(step, value)
                         if coerced is not None:
                             results[name] = coerced
@@ -123,7 +137,13 @@ class GatewayExecutor(StrawberryGraphQLCoreExecutionContext):
                     if value is None and step.nullable:
                         results[name] = None
                         continue
-                    if value is not None and value is not _UNREAD:
+                    if (
+                        value is not None
+                        and value is not _UNREAD
+                        and value is not Undefined
+                        and not isinstance(value, Exception)
+                        and not is_awaitable(value)
+                    ):
                         result = self._plain_object(step, parent_type, value, path)
                         if result is not _UNREAD:
                             results[name] = result
@@ -170,8 +190,6 @@ class GatewayExecutor(StrawberryGraphQLCoreExecutionContext):
         """An object read from an attribute: its subfields, as graphql-core's
         execute_field completes it (its errors located, nulled or propagated)."""
         assert step.object_type is not None and step.field is not None
-        if isinstance(value, Exception):
-            return _UNREAD
         field_path = Path(path, step.name, parent_type.name)
         try:
             collected = self.collect_subfields(step.object_type, step.details)
@@ -197,12 +215,15 @@ class GatewayExecutor(StrawberryGraphQLCoreExecutionContext):
 
 
 #: A value the plan did not read: graphql-core reads it (and reports what went wrong).
+#: Like it, an exception, Undefined (null) or an awaitable (awaited) is left to
+#: graphql-core, which completes each in its own way.
 _UNREAD: Any = object()
 
 
 def _read(source: Any, attr: str) -> Any:
     """The attribute, or _UNREAD where reading it fails (graphql-core reads it again and
-    turns the failure into a located error)."""
+    turns the failure into a located error: a plain field is an attribute of a dataclass
+    here, so reading it twice changes nothing)."""
     try:
         return getattr(source, attr)
     except Exception:

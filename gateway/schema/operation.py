@@ -34,9 +34,15 @@ class GatewaySchema(Schema):
     ``execute`` calling the one :class:`Preparation` directly."""
 
     def __init__(self, *args: Any, preparation: Preparation, **kwargs: Any) -> None:
+        # execute runs no extension, no middleware and no incremental delivery: refuse
+        # them rather than let them do nothing over HTTP
+        if "extensions" in kwargs:
+            raise TypeError("GatewaySchema runs its one preparation, no other extension")
         # the extension serves Strawberry's other paths (execute_sync, subscribe)
         kwargs["extensions"] = [lambda: PrepareOperation(preparation)]
         super().__init__(*args, **kwargs)
+        if self.config.enable_experimental_incremental_execution:
+            raise TypeError("GatewaySchema.execute does not deliver incrementally")
         self.preparation = preparation
         # Strawberry declares graphql-core's specified directives as they are; a custom
         # one may not take a specified name, so the released forms replace them here.
@@ -65,7 +71,9 @@ class GatewaySchema(Schema):
             ExecutionContext(
                 query=query,
                 schema=self,
-                allowed_operations=allowed_operation_types or DEFAULT_ALLOWED_OPERATION_TYPES,
+                allowed_operations=DEFAULT_ALLOWED_OPERATION_TYPES
+                if allowed_operation_types is None
+                else allowed_operation_types,
                 context=context_value,
                 root_value=root_value,
                 variables=variable_values,

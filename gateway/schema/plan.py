@@ -41,6 +41,7 @@ from graphql import (
     visit,
 )
 from graphql.execution.collect_fields import CollectedFields, FieldDetailsList, GroupedFieldSet
+from graphql.type import GraphQLBoolean, GraphQLFloat, GraphQLID, GraphQLInt, GraphQLString
 
 
 class Kind(Enum):
@@ -63,6 +64,9 @@ class Step(NamedTuple):
     #: OBJECT: its type; the field definition's return type for errors
     object_type: GraphQLObjectType | None
     field: GraphQLField | None
+    #: LEAF: whether ``coerce`` refuses anything but a plain value (graphql-core's own
+    #: scalars, enums): then an awaitable cannot pass as a value, and need not be looked for
+    strict: bool = False
 
 
 def steps_for(
@@ -93,10 +97,15 @@ def _step(
     inner = kind.of_type if isinstance(kind, GraphQLNonNull) else kind
     if isinstance(inner, GraphQLScalarType | GraphQLEnumType):
         coerce = inner.coerce_output_value
-        return Step(name, details, Kind.LEAF, attr, nullable, coerce, None, field)
+        strict = isinstance(inner, GraphQLEnumType) or any(inner is t for t in _STRICT)
+        return Step(name, details, Kind.LEAF, attr, nullable, coerce, None, field, strict)
     if isinstance(inner, GraphQLObjectType) and inner.is_type_of is None:
         return Step(name, details, Kind.OBJECT, attr, nullable, None, inner, field)
     return execute
+
+
+#: graphql-core's own scalars: their coerce_output_value refuses anything but plain values
+_STRICT = (GraphQLString, GraphQLInt, GraphQLFloat, GraphQLBoolean, GraphQLID)
 
 
 def _plain_attribute(field: GraphQLField) -> str | None:

@@ -19,7 +19,7 @@ from gateway.schema.connection import (
     all_orders,
     given,
 )
-from gateway.schema.executor import GatewayExecutor, QuietExecutor
+from gateway.schema.executor import GatewayExecutor, QuietExecutor, without_plans
 from gateway.schema.operation import GatewaySchema
 from gateway.schema.preparation import Preparation, QueryCaches
 from gateway.schema.types import (
@@ -195,16 +195,19 @@ class Query:
 def build_schema(
     *, introspection: bool = True, limits: LimitSettings | None = None, caches: bool = True
 ) -> strawberry.Schema:
-    # A factory: a fresh extension per request; the caches live with this schema.
+    # The caches (and the execution plans) live with this schema.
     chosen = limits or LimitSettings()
     kept = QueryCaches() if caches else None
-    return GatewaySchema(
+    schema = GatewaySchema(
         preparation=Preparation(chosen, introspection=introspection, caches=kept),
         query=Query,
         types=[Order, Customer, License],
         execution_context_class=GatewayExecutor if introspection else QuietExecutor,
         scalar_overrides=SCALAR_OVERRIDES,
     )
+    if not caches:
+        without_plans(schema._schema)
+    return schema
 
 
 def schema_sdl() -> str:
