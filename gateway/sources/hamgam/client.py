@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from gateway.domain import Customer, Order, OrderPage, OrderQuery, SourceKind
 from gateway.sources.hamgam import normalize
 from gateway.sources.hamgam.settings import HamgamSettings
 from gateway.sources.rest import RestSource, page_window, segment
+from gateway.sources.status_filter import one_value_streams
 
 #: The largest page the client asks for (DRF's usual max_page_size).
 MAX_PAGE_SIZE = 100
@@ -28,6 +30,10 @@ class HamgamSource(RestSource[HamgamSettings]):
         data = await self.http.get_json(f"/api/customers/{segment(source_id)}")
         return None if data is None else normalize.customer(self.name, data)
 
+    def streams(self, query: OrderQuery) -> Sequence[str]:
+        # ``status`` takes one value (a django-filter exact field): a stream per value
+        return one_value_streams(normalize.STATUSES, query, pushdown=self.settings.pushdown)
+
     async def fetch_list(
         self, stream: str, query: OrderQuery, offset: int, limit: int
     ) -> OrderPage:
@@ -40,10 +46,8 @@ class HamgamSource(RestSource[HamgamSettings]):
         if self.settings.pushdown:
             if query.customer_ids and len(query.customer_ids) == 1:
                 params["customer"] = next(iter(query.customer_ids))
-            if query.statuses is not None:
-                names = [n for n, s in normalize.STATUSES.items() if s in query.statuses]
-                if len(names) == 1:
-                    params["status"] = names[0]
+            if stream:  # the stream's one status value (``streams``)
+                params["status"] = stream
         body = await self.http.get_json("/api/orders/", params=params)
         if body is None:  # DRF answers a page past the end with 404 "Invalid page."
             return OrderPage((), has_more=False)
