@@ -8,11 +8,15 @@ from typing import Any
 from gateway.domain import Customer, Order, OrderPage, OrderQuery, SourceKind
 from gateway.sources.hamgam import normalize
 from gateway.sources.hamgam.settings import HamgamSettings
+from gateway.sources.lookup import every_page, same_email
 from gateway.sources.rest import RestSource, page_window, segment
 from gateway.sources.status_filter import one_value_streams
 
 #: The largest page the client asks for (DRF's usual max_page_size).
 MAX_PAGE_SIZE = 100
+#: The customer list's case-insensitive email search (a django-filter lookup; Hamgam's
+#: list API is unconfirmed by its docs: the simulator serves exactly this).
+CUSTOMER_EMAIL_SEARCH = "email__icontains"
 
 
 class HamgamSource(RestSource[HamgamSettings]):
@@ -58,11 +62,24 @@ class HamgamSource(RestSource[HamgamSettings]):
         )
 
     async def fetch_customers_by_email(self, email: str) -> list[Customer]:
-        body = await self.http.get_json(
-            "/api/customers/", params={"email": email, "page_size": MAX_PAGE_SIZE}
-        )
+        # A Django shop: its ``email`` filter would be exact and, on PostgreSQL,
+        # case-sensitive; the case-blind ``email__icontains`` (unconfirmed by Hamgam's
+        # docs, like its whole list API: CUSTOMER_EMAIL_SEARCH) finds every case, and
+        # ``same_email`` keeps the address asked.
+        async def read(number: int) -> tuple[list[Any], bool]:
+            params: dict[str, str | int] = {
+                CUSTOMER_EMAIL_SEARCH: email,
+                "page": number + 1,
+                "page_size": MAX_PAGE_SIZE,
+            }
+            body = await self.http.get_json("/api/customers/", params=params)
+            if body is None:  # DRF's 404 "Invalid page." past the end
+                return [], False
+            return list(body["results"]), body.get("next") is not None
+
+        found = await every_page(self.name, read)
         return [
             normalize.customer(self.name, item)
-            for item in body["results"]
-            if str(item.get("email") or "").lower() == email.lower()
+            for item in found
+            if same_email(item.get("email"), email)
         ]

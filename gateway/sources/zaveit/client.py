@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 from gateway.domain import Customer, Order, OrderPage, OrderQuery, SourceKind
 from gateway.sources.http import ErrorReader
+from gateway.sources.lookup import every_page, same_email
 from gateway.sources.rest import RestSource, page_window, segment
 from gateway.sources.status_filter import any_can_match, backend_values
 from gateway.sources.zaveit import api, normalize
@@ -68,8 +69,17 @@ class ZaveitSource(RestSource[ZaveitSettings]):
         )
 
     async def fetch_customers_by_email(self, email: str) -> list[Customer]:
-        body = await self.http.get_json(
-            api.ACCOUNT_SEARCH_PATH, params={"~search": email, "~perPage": api.MAX_PER_PAGE}
-        )
-        found = [normalize.customer(self.name, item) for item in body["accounts"]]
-        return [c for c in found if (c.email or "").lower() == email.lower()]
+        # a free-text search (names too): read to its last page, keep the address asked
+        async def read(number: int) -> tuple[list[Any], bool]:
+            params: dict[str, str | int] = {
+                "~search": email,
+                "~page": number + 1,
+                "~perPage": api.MAX_PER_PAGE,
+            }
+            body = await self.http.get_json(api.ACCOUNT_SEARCH_PATH, params=params)
+            paging = body.get(api.PAGINATION_KEY) or {}
+            more = int(paging.get("page", number + 1)) < int(paging.get("pages", 0))
+            return list(body["accounts"]), more
+
+        found = [normalize.customer(self.name, item) for item in await every_page(self.name, read)]
+        return [c for c in found if same_email(c.email, email)]
