@@ -5,14 +5,24 @@ directive definitions (``DIRECTIVE_DEFINITION``). Clients built on the released 
 refuse a schema whose introspection names a location they do not know: graphql-core 3.2
 (under Python's gql) rejects the whole schema. The gateway deprecates no directive, so
 the draft's extra locations are dropped from every directive it declares; what the
-directives do and where a client may write them is otherwise unchanged.
+directives do and where a client may write them is otherwise unchanged. Its
+``__DirectiveLocation`` enum likewise lists the released spec's locations only (the
+draft adds ``FRAGMENT_VARIABLE_DEFINITION`` and ``DIRECTIVE_DEFINITION``), so a strict
+client or a schema diff sees the enum the released spec defines.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
-from graphql import DirectiveLocation, GraphQLDirective
+from graphql import (
+    DirectiveLocation,
+    GraphQLDirective,
+    GraphQLEnumType,
+    GraphQLNamedType,
+    GraphQLSchema,
+)
 
 #: ``DirectiveLocations`` of the released spec (October 2021 edition, §3.13): the
 #: locations graphql-core 3.2 and graphql-js 16 know. Written out rather than derived
@@ -55,3 +65,28 @@ def released(directive: GraphQLDirective) -> GraphQLDirective:
 
 def released_directives(directives: Iterable[GraphQLDirective]) -> tuple[GraphQLDirective, ...]:
     return tuple(released(d) for d in directives)
+
+
+class _ReleasedLocations(GraphQLEnumType):
+    """``__DirectiveLocation`` with the released spec's values. graphql-core refuses to
+    define a type under an introspection type's name (it keeps one shared instance per
+    process); this copy is made on purpose and used by one schema only."""
+
+    reserved_types: Mapping[str, GraphQLNamedType] = {}
+
+
+def use_released_locations(schema: GraphQLSchema) -> None:
+    """Introspection of ``schema`` lists only ``RELEASED_LOCATIONS`` as the values of
+    ``__DirectiveLocation``. The shared enum stays as it is (other schemas in the process,
+    and the serialization of ``__Directive.locations``, which only ever holds released
+    locations here, keep using it): ``__schema { types }`` and ``__type(name:)`` read
+    the schema's type map, where the copy stands."""
+    name = "__DirectiveLocation"
+    shared = schema.type_map.get(name)
+    if not isinstance(shared, GraphQLEnumType):
+        return
+    kwargs: dict[str, Any] = dict(shared.to_kwargs())
+    kwargs["values"] = {
+        key: value for key, value in shared.values.items() if value.value in RELEASED_LOCATIONS
+    }
+    schema.type_map[name] = _ReleasedLocations(**kwargs)

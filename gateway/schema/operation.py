@@ -24,7 +24,7 @@ from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 from strawberry.utils.await_maybe import await_maybe
 
-from gateway.schema.directives import released_directives
+from gateway.schema.directives import released_directives, use_released_locations
 from gateway.schema.preparation import Preparation, PrepareOperation
 
 
@@ -47,6 +47,7 @@ class GatewaySchema(Schema):
         # Strawberry declares graphql-core's specified directives as they are; a custom
         # one may not take a specified name, so the released forms replace them here.
         self._schema.directives = released_directives(self._schema.directives)
+        use_released_locations(self._schema)
 
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
         """Logging happens where errors are formatted: once, without payloads."""

@@ -12,7 +12,9 @@ With introspection off, no error suggests a name the client did not write: graph
 "Did you mean ...?" would hand the schema out one guess at a time (Clairvoyance rebuilds
 most of it so). Validation here and variable coercion in the executor both leave them out
 (``hide_suggestions``). Directives are counted before validation: each unknown one is
-an error of its own, so hundreds of them were hundreds of errors' work.
+an error of its own, so hundreds of them were hundreds of errors' work; the errors of a
+document under the limit are merged by message and bounded (``error_list``), on every
+path that validates (POST, GET, /export, persisted documents).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from gateway.config import LimitSettings
 from gateway.context import RequestContext
 from gateway.persisted import persisted_document
 from gateway.schema.analysis import AnalysisCache, TooComplex, check, count_directives
+from gateway.schema.error_list import merged_errors
 from gateway.telemetry.middleware import note_document
 
 Rules = tuple[type[ASTValidationRule], ...]
@@ -46,7 +49,8 @@ Validate = Callable[[GraphQLSchema, DocumentNode, Rules, bool], list[GraphQLErro
 def validate_document(
     schema: GraphQLSchema, document: DocumentNode, rules: Rules, hide_suggestions: bool
 ) -> list[GraphQLError]:
-    """Strawberry's validation (its two rules added), suggestions left out when asked."""
+    """Strawberry's validation (its two rules added), suggestions left out when asked;
+    identical errors merged into one and the list bounded (``merged_errors``)."""
     rules = (*rules, MaybeNullValidationRule, OneOfInputValidationRule)
     errors = validate(schema, document, rules, hide_suggestions=hide_suggestions)
     if hide_suggestions:
@@ -54,7 +58,7 @@ def validate_document(
             # graphql-core's hide_suggestions leaves one in: "Field 'order' of type
             # 'Order' must have a selection of subfields. Did you mean 'order { ... }'?"
             error.message = _HINT.sub("", error.message)
-    return errors
+    return merged_errors(errors)
 
 
 _HINT = re.compile(r" ?Did you mean [^?]*\?")

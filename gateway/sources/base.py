@@ -86,7 +86,8 @@ class Source(Protocol):
 
     def streams(self, query: OrderQuery) -> Sequence[str]:
         """The independently paged, newest-first order lists this source has for the
-        query (one for most kinds; one per configured customer for Adobe)."""
+        query (one for most kinds; one per configured customer for Adobe; one per status
+        value asked for where the list takes one; none when no order can match)."""
         ...
 
     async def list_orders(

@@ -225,6 +225,9 @@ class RestSource(ABC, Generic[S]):
         )
 
     async def find_customers(self, email: str) -> list[Customer]:
+        if not email.strip():
+            # no customer has an empty email, and a backend's empty filter matches them all
+            return []
         return await self._shaped("customer search", "-", self.fetch_customers_by_email(email))
 
     async def aclose(self) -> None:

@@ -12,6 +12,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway.simulation import JSON, created_times, demo_rng, int_param, people
+from gateway.simulation_lookups import email_lookups
 
 DEMO_TOKEN = "demo-hamgam-token"
 #: Hamgam is a Django shop in Tehran: timestamps carry the local offset.
@@ -257,9 +258,7 @@ def create_app(data: Data, *, token: str = DEMO_TOKEN) -> Starlette:
     async def list_customers(request: Request) -> Response:
         if (refusal := denied(request)) is not None:
             return refusal
-        items = list(data.customers.values())
-        if (email := request.query_params.get("email")) is not None:
-            items = [c for c in items if c["email"].lower() == email.lower()]
+        items = email_lookups(list(data.customers.values()), request.query_params)
         return _page(request, items)
 
     return Starlette(

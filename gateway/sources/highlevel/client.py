@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any, ClassVar
 
@@ -13,6 +13,7 @@ from gateway.sources.highlevel import normalize
 from gateway.sources.highlevel.settings import HighLevelSettings
 from gateway.sources.http import ErrorReader
 from gateway.sources.rest import RestSource, segment
+from gateway.sources.status_filter import one_value_streams
 
 API_VERSION = "2021-07-28"
 #: Page size limit of GET /payments/orders (its default is 10).
@@ -72,6 +73,11 @@ class HighLevelSource(RestSource[HighLevelSettings]):
         data = await self.http.get_json(f"/contacts/{segment(source_id)}", missing=_missing)
         return None if data is None else normalize.contact(self.name, data["contact"])
 
+    def streams(self, query: OrderQuery) -> Sequence[str]:
+        # GET /payments/orders takes ``status`` as one string (HighLevel's List Orders
+        # reference, and its official SDK @gohighlevel/api-client): a stream per value
+        return one_value_streams(normalize.STATUSES, query, pushdown=self.settings.pushdown)
+
     async def fetch_list(
         self, stream: str, query: OrderQuery, offset: int, limit: int
     ) -> OrderPage:
@@ -86,10 +92,8 @@ class HighLevelSource(RestSource[HighLevelSettings]):
                 params["startAt"] = query.created_after.date().isoformat()
             if query.created_before is not None:
                 params["endAt"] = (query.created_before + timedelta(days=1)).date().isoformat()
-            if query.statuses is not None:
-                names = [n for n, s in normalize.STATUSES.items() if s in query.statuses]
-                if len(names) == 1:
-                    params["status"] = names[0]
+            if stream:  # the stream's one status value (``streams``)
+                params["status"] = stream
             if query.customer_ids and len(query.customer_ids) == 1:
                 params["contactId"] = next(iter(query.customer_ids))
         body = await self.http.get_json("/payments/orders", params=params)

@@ -7,6 +7,7 @@ from typing import Any
 from gateway.domain import Customer, Order, OrderPage, OrderQuery, OrderStatus, SourceKind
 from gateway.sources.licensespring import normalize
 from gateway.sources.licensespring.settings import LicenseSpringSettings
+from gateway.sources.lookup import every_page, same_email
 from gateway.sources.rest import RestSource, segment
 
 #: The API's largest page; its default is 20.
@@ -48,11 +49,21 @@ class LicenseSpringSource(RestSource[LicenseSpringSettings]):
         )
 
     async def fetch_customers_by_email(self, email: str) -> list[Customer]:
-        body = await self.http.get_json(
-            "/api/v1/customers/", params={"email": email, "limit": MAX_PAGE}
-        )
+        # List Customers (Management API docs) filters ``email`` exactly, which a
+        # PostgreSQL-backed Django compares case-sensitively; its ``email__icontains``
+        # finds every case (and a superset, which ``same_email`` narrows to the address).
+        async def read(number: int) -> tuple[list[Any], bool]:
+            params: dict[str, str | int] = {
+                "email__icontains": email,
+                "limit": MAX_PAGE,
+                "offset": number * MAX_PAGE,
+            }
+            body = await self.http.get_json("/api/v1/customers/", params=params)
+            return list(body["results"]), body.get("next") is not None
+
+        found = await every_page(self.name, read)
         return [
             normalize.customer(self.name, item)
-            for item in body["results"]
-            if str(item.get("email") or "").lower() == email.lower()
+            for item in found
+            if same_email(item.get("email"), email)
         ]

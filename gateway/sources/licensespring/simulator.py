@@ -22,6 +22,7 @@ from gateway.simulation import (
     iso_z,
     people,
 )
+from gateway.simulation_lookups import email_lookups
 
 DEMO_API_KEY = "demo-licensespring-key"
 SEED_ORDER: dict[str, Any] = json.loads((Path(__file__).parent / "seed_order.json").read_text())
@@ -252,9 +253,7 @@ def create_app(data: Data, *, api_key: str = DEMO_API_KEY) -> Starlette:
         if (refusal := denied(request)) is not None:
             return refusal
         q = request.query_params
-        items = list(data.customers.values())
-        if (email := q.get("email")) is not None:
-            items = [c for c in items if str(c.get("email", "")).lower() == email.lower()]
+        items = email_lookups(list(data.customers.values()), q)
         return JSON(
             drf_page(
                 str(request.url).split("?")[0],

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from gateway.domain import Customer, Order, OrderPage, OrderQuery, SourceKind
 from gateway.sources.http import ErrorReader
+from gateway.sources.lookup import every_page, same_email
 from gateway.sources.rest import RestSource, page_window, segment
+from gateway.sources.status_filter import any_can_match, backend_values
 from gateway.sources.zaveit import api, normalize
 from gateway.sources.zaveit.settings import ZaveitSettings
 
@@ -35,6 +37,10 @@ class ZaveitSource(RestSource[ZaveitSettings]):
         data = await self.http.get_json(f"/v1/account/{segment(source_id)}")
         return None if data is None else normalize.customer(self.name, data)
 
+    def streams(self, query: OrderQuery) -> Sequence[str]:
+        # no Zaveit status reads as one asked for: nothing to ask
+        return ("",) if any_can_match(normalize.STATUSES, query) else ()
+
     async def fetch_list(
         self, stream: str, query: OrderQuery, offset: int, limit: int
     ) -> OrderPage:
@@ -49,12 +55,9 @@ class ZaveitSource(RestSource[ZaveitSettings]):
                 params.append(("~filter[from]", query.created_after.isoformat()))
             if query.created_before is not None:
                 params.append(("~filter[to]", query.created_before.isoformat()))
-            if query.statuses is not None:
-                params += [
-                    ("~filter[status]", name)
-                    for name, s in normalize.STATUSES.items()
-                    if s in query.statuses
-                ]
+            # repeated, the values are alternatives (as ~filter[account]'s)
+            statuses = backend_values(normalize.STATUSES, query.statuses)
+            params += [("~filter[status]", value) for value in statuses or ()]
             if query.customer_ids:
                 params += [(api.ACCOUNT_FILTER, cid) for cid in sorted(query.customer_ids)]
         body = await self.http.get_json("/v2/order/detailed", params=params)
@@ -66,8 +69,17 @@ class ZaveitSource(RestSource[ZaveitSettings]):
         )
 
     async def fetch_customers_by_email(self, email: str) -> list[Customer]:
-        body = await self.http.get_json(
-            api.ACCOUNT_SEARCH_PATH, params={"~search": email, "~perPage": api.MAX_PER_PAGE}
-        )
-        found = [normalize.customer(self.name, item) for item in body["accounts"]]
-        return [c for c in found if (c.email or "").lower() == email.lower()]
+        # a free-text search (names too): read to its last page, keep the address asked
+        async def read(number: int) -> tuple[list[Any], bool]:
+            params: dict[str, str | int] = {
+                "~search": email,
+                "~page": number + 1,
+                "~perPage": api.MAX_PER_PAGE,
+            }
+            body = await self.http.get_json(api.ACCOUNT_SEARCH_PATH, params=params)
+            paging = body.get(api.PAGINATION_KEY) or {}
+            more = int(paging.get("page", number + 1)) < int(paging.get("pages", 0))
+            return list(body["accounts"]), more
+
+        found = [normalize.customer(self.name, item) for item in await every_page(self.name, read)]
+        return [c for c in found if same_email(c.email, email)]
