@@ -33,18 +33,18 @@ def selection(type_name: str, paths: set[str]) -> str:
         if rest:
             heads[head].add(rest)
     parts = []
-    for head, rest in sorted(heads.items()):
+    for head, below in sorted(heads.items()):
         field = parent.fields[head]
         named = get_named_type(field.type)
         if isinstance(named, GraphQLObjectType):
-            inner = rest or {
+            inner = below or {
                 name
                 for name, f in named.fields.items()
                 if not f.args and name not in ("orders", "licenses")
             }
             parts.append(f"{head} {{ {selection(named.name, inner)} }}")
         else:
-            assert not rest, path
+            assert not below, head
             parts.append(head)
     return " ".join(parts)
 
