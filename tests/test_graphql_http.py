@@ -95,7 +95,7 @@ def test_license_node_by_global_id(sims: Simulators) -> None:
             features { code maxConsumption } } } }""",
         )
         (lic,) = body["data"]["orderBySourceId"]["licenses"]
-        assert lic["maintenanceUntil"] == "2021-01-10T00:00:00+00:00"
+        assert lic["maintenanceUntil"] == "2021-01-10T00:00:00.000000+00:00"
         node = gql(
             client,
             """query($id: ID!) { node(id: $id) { __typename ... on License {
