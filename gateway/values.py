@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time
-from decimal import Decimal, InvalidOperation
+from decimal import MAX_PREC, Context, Decimal, InvalidOperation
 from typing import Any
 
 from gateway.domain import Money, OrderStatus
@@ -19,6 +19,10 @@ _EXPONENTS: dict[str, int] = {
     **dict.fromkeys(_THREE, 3),
     **dict.fromkeys(("CLF", "UYW"), 4),
 }
+
+
+_EXACT = Context(prec=MAX_PREC)
+_MINOR_ZERO = {places: Decimal(0).scaleb(-places) for places in {2, *_EXPONENTS.values()}}
 
 
 class ValueProblem(ValueError):
@@ -71,14 +75,9 @@ def with_minor_digits(amount: Decimal, currency: str) -> Decimal:
     stays), so every amount of a currency reads alike and nothing is rounded."""
     if not amount.is_finite():
         raise ValueProblem(f"expected an amount of money, got {amount}")
-    sign, digits, exponent = amount.as_tuple()
-    assert isinstance(exponent, int)  # finite
-    missing = exponent + currency_exponent(currency)
-    if missing <= 0:
-        return amount
-    # The same value with more trailing zeros, built from its digits: no context, no
-    # precision limit, no rounding.
-    return Decimal((sign, digits + (0,) * missing, exponent - missing))
+    # A sum's exponent is the smaller of the two: adding a zero written with the minor
+    # digits adds only trailing zeros; unlimited precision, so no digit is ever rounded.
+    return _EXACT.add(amount, _MINOR_ZERO[currency_exponent(currency)])
 
 
 def money_major(value: Any, currency: str) -> Money | None:

@@ -15,7 +15,7 @@ from typing import Any
 
 from starlette.testclient import TestClient
 
-from gateway.values import currency_exponent
+from gateway.values import currency_exponent, with_minor_digits, write_decimal
 from tests.conftest import Simulators, codes, gateway_client, gql
 
 MONEY = "amount currency"
@@ -156,3 +156,11 @@ def test_datetimes_keep_every_fractional_digit_a_backend_sent(sims: Simulators) 
     # refused, not truncated: the order fails, and says so
     assert finer["data"]["orderBySourceId"] is None
     assert codes(finer) == ["BACKEND_ERROR"]
+
+
+def test_padding_never_rounds_however_long_the_amount() -> None:
+    # more digits than the decimal module's default precision (28): still exact
+    long = Decimal("1234567890123456789012345678901.5")
+    assert str(with_minor_digits(long, "USD")) == "1234567890123456789012345678901.50"
+    assert str(with_minor_digits(Decimal("0.0000001"), "EUR")) == "1E-7"  # kept whole
+    assert write_decimal(with_minor_digits(Decimal("0.0000001"), "EUR")) == "0.0000001"
