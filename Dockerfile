@@ -13,6 +13,8 @@ VOLUME /var/lib/gateway
 USER gateway
 ENV GATEWAY_CONFIG=/etc/gateway/gateway.toml PORT=8000
 EXPOSE 8000
+# /healthz: the process is up (liveness). Whether it can serve is /readyz, the readiness
+# probe (deploy/compose.yaml says what each answers).
 HEALTHCHECK --interval=15s --timeout=3s --retries=3 \
   CMD python -c "import os, urllib.request; urllib.request.urlopen(f'http://127.0.0.1:{os.environ.get(\"PORT\", \"8000\")}/healthz', timeout=2)" || exit 1
 CMD ["sh", "-c", "exec gateway serve --host 0.0.0.0 --port \"$PORT\""]

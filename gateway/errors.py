@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from typing import Any
 
 PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
@@ -58,8 +59,18 @@ class Forbidden(GatewayError):
     code = FORBIDDEN
 
 
+#: What a backend's error code looks like ("4116", "UNAUTHORIZED", "invalid_grant"); a
+#: longer or stranger value is text, kept out of logs.
+_CODE_LIKE = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+
+
 class BackendError(GatewayError):
-    """A backend failed to give a usable answer; costs only the fields that needed it."""
+    """A backend failed to give a usable answer; costs only the fields that needed it.
+
+    ``message`` is the gateway's own words; ``said`` is the backend's (its error
+    message), which the client sees after them but no log line does: a backend's text
+    may name ids, paths or people.
+    """
 
     code = BACKEND_ERROR
     #: whether trying the same idempotent call again may succeed
@@ -73,12 +84,23 @@ class BackendError(GatewayError):
         backend_code: str | None = None,
         http_status: int | None = None,
         retry_after: float | None = None,
+        said: str | None = None,
     ) -> None:
-        super().__init__(f"source '{source}': {message}")
+        own = f"source '{source}': {message}"
+        super().__init__(f"{own}: {said}" if said else own)
         self.source = source
         self.backend_code = backend_code
         self.http_status = http_status
         self.retry_after = retry_after
+        self._own = own
+
+    def log_text(self) -> str:
+        """What a log line says of this error: source, the gateway's words (with the HTTP
+        status) and the backend's code, never the backend's text, path or query."""
+        code = self.backend_code
+        if code is not None and _CODE_LIKE.fullmatch(code):
+            return f"{self._own} (backend code {code})"
+        return self._own
 
     def extensions(self) -> dict[str, Any]:
         ext: dict[str, Any] = {"code": self.code, "source": self.source}
@@ -128,16 +150,20 @@ _backend_log = logging.getLogger("gateway.backend")
 def misshapen(source: str, what: str, object_id: str, exc: Exception) -> BackendPayloadInvalid:
     """The BACKEND_ERROR for a payload a normalizer could not read, logged once here.
 
-    Only the exception's type and text are logged, never the payload: it may hold
-    personal data.
+    Only what was expected is logged, never the value found: a payload may hold personal
+    data (a ValueProblem says what it expected; a KeyError names the key it missed; other
+    exceptions' texts may quote the value, so only their type is logged).
     """
+    why = getattr(exc, "expected", None)  # gateway.values.ValueProblem (no import: a cycle)
+    if why is None and isinstance(exc, KeyError):
+        why = f"no key {exc}"
     _backend_log.warning(
-        "source %s: %s %s does not have the documented shape: %s: %s",
+        "source %s: %s %s does not have the documented shape: %s%s",
         source,
         what,
         object_id,
         type(exc).__name__,
-        exc,
+        f": {why}" if why else "",
     )
     return BackendPayloadInvalid(
         source, f"the {what} {object_id} does not have the documented shape"

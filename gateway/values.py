@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time
-from decimal import Decimal, InvalidOperation
+from decimal import MAX_PREC, Context, Decimal, InvalidOperation
 from typing import Any
 
 from gateway.domain import Money, OrderStatus
@@ -20,8 +21,20 @@ _EXPONENTS: dict[str, int] = {
 }
 
 
+_EXACT = Context(prec=MAX_PREC)
+_MINOR_ZERO = {places: Decimal(0).scaleb(-places) for places in {2, *_EXPONENTS.values()}}
+
+
 class ValueProblem(ValueError):
-    """A payload value does not have the documented type or format."""
+    """A payload value does not have the documented type or format.
+
+    Messages read "expected ..., got <the value>"; ``expected`` is the part without the
+    value, which is what may be logged (a value may be personal data).
+    """
+
+    @property
+    def expected(self) -> str:
+        return str(self).split(", got ", 1)[0]
 
 
 #: What a normalizer raises when a payload is not shaped as documented (a ValueError
@@ -56,11 +69,22 @@ def decimal_of(value: Any) -> Decimal:
     raise ValueProblem(f"expected a number, got {type(value).__name__}")
 
 
+def with_minor_digits(amount: Decimal, currency: str) -> Decimal:
+    """The amount written with at least the currency's minor digits: zeros are added
+    ("594.0" USD is 594.00, 100 is 100.00), a digit is never taken away ("444.475" USD
+    stays), so every amount of a currency reads alike and nothing is rounded."""
+    if not amount.is_finite():
+        raise ValueProblem(f"expected an amount of money, got {amount}")
+    # A sum's exponent is the smaller of the two: adding a zero written with the minor
+    # digits adds only trailing zeros; unlimited precision, so no digit is ever rounded.
+    return _EXACT.add(amount, _MINOR_ZERO[currency_exponent(currency)])
+
+
 def money_major(value: Any, currency: str) -> Money | None:
     """Money from an amount in major units (``100`` is 100.00 USD)."""
     if value is None:
         return None
-    return Money(decimal_of(value), currency)
+    return Money(with_minor_digits(decimal_of(value), currency), currency)
 
 
 def money_minor(value: Any, currency: str) -> Money | None:
@@ -72,7 +96,12 @@ def money_minor(value: Any, currency: str) -> Money | None:
         if amount != amount.to_integral_value():
             raise ValueProblem(f"expected an integer amount of minor units, got {value!r}")
         value = int(amount)
-    return Money(Decimal(value).scaleb(-currency_exponent(currency)), currency)
+    return Money(
+        with_minor_digits(Decimal(value).scaleb(-currency_exponent(currency)), currency), currency
+    )
+
+
+_FRACTION = re.compile(r"\d\d:\d\d:\d\d[.,](\d+)")
 
 
 def utc_datetime(value: Any) -> datetime | None:
@@ -87,9 +116,35 @@ def utc_datetime(value: Any) -> datetime | None:
         parsed = datetime.fromisoformat(value)
     except ValueError as exc:
         raise ValueProblem(f"expected an ISO-8601 date, got {value!r}") from exc
+    fraction = _FRACTION.search(value)
+    if fraction is not None and fraction.group(1)[6:].strip("0"):
+        # datetime keeps microseconds and fromisoformat drops further digits unsaid
+        raise ValueProblem(f"expected a time to the microsecond at most, got {value!r}")
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC)
+
+
+def write_datetime(moment: datetime) -> str:
+    """The one way the gateway writes a moment: RFC 3339 in UTC with six fractional
+    digits, always ("2024-05-01T12:30:00.000000+00:00").
+
+    Six because that is what a datetime holds and the most any backend gives
+    (LicenseSpring's Django API writes microseconds, HighLevel and Zaveit milliseconds,
+    Adobe and Hamgam whole seconds): a fixed count never drops a digit, and one format
+    per column is what parsers such as pandas' and DuckDB's need. ``+00:00`` rather than
+    ``Z``: Python's ``fromisoformat`` before 3.11 reads only the former.
+    """
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def write_decimal(value: object) -> str:
+    """A decimal as plain digits, never in exponent notation (``1E+2`` is "100")."""
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    return str(value)
 
 
 def text(value: Any) -> str | None:

@@ -163,3 +163,38 @@ def test_the_dashboard_queries_only_what_metrics_exposes(sims: Simulators) -> No
     assert (DEPLOY / host / "gateway.json").is_file()
     # Grafana reads provisioning/ from this path: the datasource and the dashboard provider
     assert mounts["./grafana/provisioning"] == "/etc/grafana/provisioning"
+
+
+def _probe(command: str) -> tuple[int, str]:
+    """The port and path a health-check command asks for."""
+    # the port is a number, or the Dockerfile's {os.environ.get("PORT", "8000")}
+    found = re.search(r"http://127\.0\.0\.1:([^']*?)(/\w+)'", command)
+    assert found, command
+    return int(re.findall(r"\d+", found.group(1))[-1]), found.group(2)
+
+
+def test_each_probe_asks_what_its_comment_says_and_holds_through_a_backend_outage(
+    compose: dict[str, Any], sims: Simulators
+) -> None:
+    dockerfile = (DEPLOY.parent / "Dockerfile").read_text()
+    liveness = _probe(dockerfile.split("HEALTHCHECK", 1)[1].split("\nCMD", 1)[0])
+    assert liveness == (8000, "/healthz")
+    probes = {}
+    for name in GATEWAYS:
+        service = compose["services"][name]
+        test = service["healthcheck"]["test"]
+        assert test[0] == "CMD"
+        probes[name] = _probe(test[-1])
+        assert probes[name] == (_container_port(service), "/readyz")
+    comments = (DEPLOY / "compose.yaml").read_text()
+    assert "/healthz: is the process up" in comments and "/readyz: can this" in comments
+    for kind in ("licensespring", "zaveit", "hamgam", "adobe_vip", "highlevel"):
+        sims.set.faults.set(kind, "status=503")
+    overrides = {name: {"retries": 0} for name in sims.config()["sources"]}
+    with gateway_client(sims.settings(overrides=overrides)) as client:
+        body = client.post("/graphql", json={"query": "{ orders(first: 5) { nodes { id } } }"})
+        assert {e["extensions"]["code"] for e in body.json()["errors"]} == {"BACKEND_UNAVAILABLE"}
+        live, ready = client.get(liveness[1]), client.get(probes["gateway-1"][1])
+    # every backend down: alive, and still in rotation (partial answers beat none)
+    assert live.status_code == 200 and ready.status_code == 200
+    assert {s["healthy"] for s in ready.json()["sources"].values()} == {False}

@@ -110,6 +110,9 @@ def test_a_source_failing_mid_export_cuts_the_response_off(
     message = cut[0].getMessage()
     assert "cut off after" in message and "request bi-run-7" in message
     assert "eu-shop" in message
+    # the source and status, never the backend's own words or its paths
+    assert "BACKEND_ERROR: source 'eu-shop': the backend failed: HTTP 500" in message
+    assert "simulated failure" not in caplog.text and "/api/" not in caplog.text
     assert DEMO_TOKEN not in caplog.text
 
 

@@ -47,7 +47,7 @@ def every_order(sims: Simulators) -> list[tuple[str, str, str]]:
         (_utc(o["createdAt"]), SOURCE_OF["highlevel"], o["_id"]) for o in d["highlevel"].orders
     ]
     rows.sort(key=lambda r: (-r[0].timestamp(), r[1], r[2]))
-    return [(r[0].isoformat(), r[1], r[2]) for r in rows]
+    return [(r[0].isoformat(timespec="microseconds"), r[1], r[2]) for r in rows]
 
 
 def page_through(

@@ -139,7 +139,9 @@ def test_hamgam_seed_order_in_minor_units() -> None:
         ),
     ]
     assert o.customer_id == "45" and o.customer is not None
-    assert o.customer.name == "Sara Ahmadi" and o.customer.present == frozenset({"name"})
+    assert o.customer.name == "Sara Ahmadi" and o.customer.present == frozenset(
+        {"name", "company", "address"}
+    )
     shown = scrub_payload(o.raw)
     assert "billing_national_code" not in shown and shown["billing_first_name"] == "Sara"
     assert "0012345678" not in json.dumps(shown, default=str)

@@ -227,6 +227,15 @@ class ExportEndpoint:
         return result.data
 
 
+def _log_text(error: GraphQLError, request_id: str) -> str:
+    """An error as a log line may say it: a backend's without the backend's own words."""
+    original = error.original_error
+    if isinstance(original, errors.BackendError):
+        return f"{original.code}: {original.log_text()}"
+    body = format_error(error, request_id)
+    return f"{body.get('extensions', {}).get('code')}: {body['message']}"
+
+
 async def _stream(
     endpoint: ExportEndpoint,
     request: Request,
@@ -247,12 +256,11 @@ async def _stream(
         try:
             page = await endpoint._page(request, plan, variables, size, cursor)
         except PageFailed as exc:
-            bodies = [format_error(e, request_id) for e in exc.errors]
             log.error(
                 "export cut off after %d rows (request %s): %s",
                 count,
                 request_id,
-                "; ".join(f"{b.get('extensions', {}).get('code')}: {b['message']}" for b in bodies),
+                "; ".join(_log_text(e, request_id) for e in exc.errors),
             )
             raise CutOff from None
         except Exception:

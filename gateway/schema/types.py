@@ -21,7 +21,7 @@ from gateway.context import RequestContext, Visibility, path_of
 from gateway.errors import NotFound, misshapen
 from gateway.redact import scrub_payload
 from gateway.schema.selection import covered, leaf_paths
-from gateway.values import SHAPE_ERRORS
+from gateway.values import SHAPE_ERRORS, write_datetime, write_decimal
 
 if TYPE_CHECKING:
     from gateway.schema.connection import OrderConnection
@@ -72,18 +72,23 @@ _register_enum(
 SourceKind = domain.SourceKind
 OrderStatus = domain.OrderStatus
 
-#: Descriptions of the scalars Strawberry defines, saying what this schema's values are.
+#: The scalars Strawberry defines, described as this schema writes them: every DateTime
+#: in one format and every Decimal as plain digits (values.py gives amounts their
+#: currency's minor digits), so a column of an answer or an export parses with one rule.
 SCALAR_OVERRIDES: dict[object, ScalarDefinition] = {
     Decimal: replace(
         DecimalDefinition,
         description='An exact decimal number written as a string, e.g. "1500.00": '
-        "never rounded and never a binary float. Parse it with a decimal type.",
+        "never rounded and never a binary float, never in exponent notation. Parse it "
+        "with a decimal type.",
+        serialize=write_decimal,
     ),
     datetime: replace(
         DateTimeDefinition,
-        description="A moment in ISO-8601. Values the gateway returns are UTC "
-        '("2024-05-01T12:30:00+00:00"); a backend date without a time is midnight UTC. '
-        "An input without an offset is taken as UTC.",
+        description="A moment in RFC 3339. Values the gateway returns are UTC with six "
+        'fractional digits, always ("2024-05-01T12:30:00.000000+00:00"); a backend date '
+        "without a time is midnight UTC. An input without an offset is taken as UTC.",
+        serialize=write_datetime,
     ),
 }
 
@@ -104,8 +109,10 @@ class Node:
 class Money:
     amount: Decimal = strawberry.field(
         description="The amount exactly as the backend meant it, as a decimal string "
-        '("1500.00"); integer minor units (Hamgam) are divided by the currency\'s '
-        "exponent (JPY 0, EUR 2, KWD 3)."
+        "with at least the currency's minor digits (ISO 4217: JPY 0, EUR 2, KWD 3), "
+        'e.g. "594.00" for a backend\'s 594.0, and never fewer digits than the backend '
+        "wrote (nothing is rounded); integer minor units (Hamgam) are divided by the "
+        "currency's exponent."
     )
     currency: str = strawberry.field(description="ISO 4217 currency code, e.g. EUR.")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any, TypeAlias
@@ -136,7 +137,7 @@ class BackendHttp:
         age = cache.age(entry.stored_at) if entry is not None else 0.0
         if entry is not None and age < cache.ttl_s:
             metrics.record_cache(self.source, "hit")
-            return self._interpret(path, Reply(entry.status, entry.content, None), missing)
+            return self._interpret(Reply(entry.status, entry.content, None), missing)
         try:
             _, body = await self.flights.run(
                 flight, lambda: self._call(path, query, headers, missing, store_as=key)
@@ -147,8 +148,8 @@ class BackendHttp:
                 raise
             metrics.record_cache(self.source, "stale")
             warn_stale(self.source, age)
-            log.warning("%s; answering with a copy %.0f s old (path %s)", exc.message, age, path)
-            return self._interpret(path, Reply(entry.status, entry.content, None), missing)
+            log.warning("%s; answering with a copy %.0f s old", exc.log_text(), age)
+            return self._interpret(Reply(entry.status, entry.content, None), missing)
         metrics.record_cache(self.source, "miss")
         return body
 
@@ -180,7 +181,7 @@ class BackendHttp:
             else:
                 reply = await self._authorized(path, query, sent, self.credential)
             try:
-                return reply, self._interpret(path, reply, missing)
+                return reply, self._interpret(reply, missing)
             except BackendUnavailable as exc:
                 if reply.status == 429 and self._budget is not None:
                     await self._spend_retry_after(exc)
@@ -229,7 +230,11 @@ class BackendHttp:
         if self._budget is not None:
             await self._budget.acquire()
         async with self._slots:
-            return await self.exchange.get(path, query, headers)
+            try:
+                return await self.exchange.get(path, query, headers)
+            except BackendError as exc:  # the transport's: timeout, unreachable
+                log.warning("%s", exc.log_text())
+                raise
 
     async def _spend_retry_after(self, error: BackendUnavailable) -> None:
         """A 429 closes the budget for everyone sharing it until its Retry-After; a wait
@@ -241,7 +246,7 @@ class BackendHttp:
         if error.retry_after > allowed_wait(self._budget.max_wait_s):
             raise rate_limited(self.source, error.retry_after) from None
 
-    def _interpret(self, path: str, reply: Reply, missing: Callable[[int, Any], bool]) -> Any:
+    def _interpret(self, reply: Reply, missing: Callable[[int, Any], bool]) -> Any:
         status = reply.status
         body: Any
         try:
@@ -251,42 +256,58 @@ class BackendHttp:
             body, parsed = None, False
         if status < 400:
             if not parsed or body is None:
-                raise BackendPayloadInvalid(
+                invalid = BackendPayloadInvalid(
                     self.source, f"HTTP {status} with a body that is not JSON", http_status=status
                 )
+                log.warning("%s", invalid.log_text())
+                raise invalid
             return body
         if parsed and missing(status, body):
             return None
         backend_code, message = self._read_error(status, body) if parsed else (None, "")
-        message = self._mask(message or f"HTTP {status}")
+        # The backend's words reach the client (secrets masked, paths cut), never the log.
+        said = without_paths(self._mask(message or f"HTTP {status}"))
         error: BackendError
         if status in _UNAVAILABLE:
             error = BackendUnavailable(
                 self.source,
-                f"the backend is unavailable: HTTP {status}: {message}",
+                f"the backend is unavailable: HTTP {status}",
                 backend_code=backend_code,
                 http_status=status,
                 retry_after=parse_retry_after(reply.retry_after, self._retry.clock.wall()),
+                said=said,
             )
         elif status >= 500:
             error = BackendError(
                 self.source,
-                f"the backend failed: HTTP {status}: {message}",
+                f"the backend failed: HTTP {status}",
                 backend_code=backend_code,
                 http_status=status,
+                said=said,
             )
         else:
             error = BackendRejected(
                 self.source,
-                f"the backend refused the request: HTTP {status}: {message}",
+                f"the backend refused the request: HTTP {status}",
                 backend_code=backend_code,
                 http_status=status,
+                said=said,
             )
-        log.warning("%s (path %s)", error.message, path)
+        log.warning("%s", error.log_text())
         raise error
 
     async def aclose(self) -> None:
         await self.exchange.aclose()
+
+
+# A URL, or a path at the start of a word ("Cannot GET /contacts/abc?locationId=x"), in a
+# backend's message: the path may name ids, its query an email.
+_PATHS = re.compile(r"""(?:[a-z][a-z0-9+.-]*://|(?<![\w/.~-])/)[^\s'"<>]*""", re.IGNORECASE)
+
+
+def without_paths(message: str) -> str:
+    """A backend's error message with every URL and path in it replaced by "…"."""
+    return _PATHS.sub("…", message)
 
 
 def _bearer(token: str) -> dict[str, str]:

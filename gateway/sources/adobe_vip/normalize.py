@@ -23,6 +23,24 @@ from gateway.values import money_major, status_of, text, utc_datetime, whole
 
 KIND = SourceKind.ADOBE_VIP
 
+#: Order fields (GraphQL paths) no Adobe order has: Adobe prices an order only by its
+#: lines' partner prices and says nothing of when it changed. Its list gives complete
+#: orders, so no call is saved; said for every kind.
+NEVER_HAS = frozenset(
+    {
+        "updatedAt",
+        "price.subtotal",
+        "price.discount",
+        "price.tax",
+        "price.shipping",
+        "price.paid",
+        "price.outstanding",
+        "licenses",
+    }
+)
+#: Customer fields no Adobe customer has: none.
+CUSTOMER_NEVER_HAS: frozenset[str] = frozenset()
+
 STATUSES: dict[str, OrderStatus] = {
     "1000": OrderStatus.COMPLETED,
     "1002": OrderStatus.PENDING,

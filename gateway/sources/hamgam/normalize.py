@@ -29,6 +29,12 @@ STATUSES: dict[str, OrderStatus] = {
 }
 
 
+#: Order fields (GraphQL paths) no Hamgam order has: null (licenses: empty).
+NEVER_HAS = frozenset({"price.tax", "licenses"})
+#: Customer fields no Hamgam customer has: an order's customer summary answers them.
+CUSTOMER_NEVER_HAS = frozenset({"company", "address"})
+
+
 def status(value: Any) -> OrderStatus:
     return status_of(STATUSES, value)
 
@@ -55,7 +61,7 @@ def _customer_summary(source: str, data: Mapping[str, Any]) -> Customer:
         kind=KIND,
         source_id=str(data["id"]),
         name=text(data.get("full_name")),
-        present=frozenset({"name"}),
+        present=frozenset({"name"}) | CUSTOMER_NEVER_HAS,
     )
 
 

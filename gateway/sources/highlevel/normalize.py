@@ -39,8 +39,15 @@ STATUSES: dict[str, OrderStatus] = {
     "refunded": OrderStatus.REFUNDED,
 }
 
-#: What a list item carries (GraphQL paths); anything else needs the full order.
-SUMMARY_PATHS = frozenset(
+#: Order fields (GraphQL paths) no HighLevel order has: null (licenses: empty) whatever
+#: is fetched, so a list answers them without loading each order.
+NEVER_HAS = frozenset({"number", "price.paid", "price.outstanding", "licenses"})
+#: Customer fields no HighLevel contact has: none (a contact may have every one).
+CUSTOMER_NEVER_HAS: frozenset[str] = frozenset()
+
+#: What a list item answers (GraphQL paths): what it carries and what no order has;
+#: anything else needs the full order.
+SUMMARY_PATHS = NEVER_HAS | frozenset(
     {
         "status",
         "sourceStatus",

@@ -21,6 +21,12 @@ from gateway.values import boolean, full_name, integer, text, utc_datetime
 
 KIND = SourceKind.LICENSESPRING
 
+#: Order fields (GraphQL paths) no LicenseSpring order has: it carries no status, prices
+#: or currency. Its list gives complete orders, so no call is saved; said for every kind.
+NEVER_HAS = frozenset({"sourceStatus", "currency", "price"})
+#: Customer fields no LicenseSpring customer has: none.
+CUSTOMER_NEVER_HAS: frozenset[str] = frozenset()
+
 
 def customer(source: str, data: Mapping[str, Any]) -> Customer:
     first, last = text(data.get("first_name")), text(data.get("last_name"))

@@ -32,8 +32,17 @@ STATUSES: dict[str, OrderStatus] = {
 #: Which of an account's addresses is the customer's address, in order of preference.
 ADDRESS_PREFERENCE = ("postal", "official", "invoice", "visit", "delivery")
 
-#: What a list item carries (GraphQL paths); anything else needs the full order.
-SUMMARY_PATHS = frozenset(
+#: Order fields (GraphQL paths) no Zaveit order has: null (licenses: empty) whatever is
+#: fetched, so a list answers them without loading each order.
+NEVER_HAS = frozenset(
+    {"price.tax", "price.shipping", "price.paid", "price.outstanding", "licenses"}
+)
+#: Customer fields no Zaveit account has (an account is an organisation).
+CUSTOMER_NEVER_HAS = frozenset({"firstName", "lastName"})
+
+#: What a list item answers (GraphQL paths): what it carries and what no order has;
+#: anything else needs the full order.
+SUMMARY_PATHS = NEVER_HAS | frozenset(
     {
         "number",
         "status",
@@ -154,7 +163,7 @@ def summary(source: str, data: Mapping[str, Any]) -> Order:
             source_id=str(buyer["id"]),
             name=text(buyer.get("name")),
             company=text(buyer.get("name")),
-            present=frozenset({"name", "company"}),
+            present=frozenset({"name", "company"}) | CUSTOMER_NEVER_HAS,
         )
         if buyer
         else None,
