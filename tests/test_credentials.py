@@ -348,6 +348,7 @@ def test_restart_with_redis_shares_the_stored_tokens(sims: Simulators, redis_url
     with gateway_client(settings) as client:
         assert gql(client, BOTH)["data"] == ANSWER
     rotated = tokens.refresh_token
+    assert rotated is not None
     sealer = Sealer.configured(CACHE_KEY)
     with redis.Redis.from_url(redis_url) as direct:
         (key,) = direct.keys("gw:cred:hl-main:*refresh")
