@@ -16,6 +16,7 @@ import pytest
 import redis
 from starlette.testclient import TestClient
 
+from gateway import ids
 from gateway.cache.sealing import Sealer, key_id, new_key
 from gateway.config import Settings, settings_from_mapping
 from gateway.credentials.token_file import Stored, origin_of
@@ -265,6 +266,16 @@ def test_no_personal_value_and_no_token_in_clear_text_anywhere_in_redis(
         sources = {n["source"] for n in listed["data"]["orders"]["nodes"]}
         assert sources == set(SOURCE_OF.values())  # every one of the five answered
         assert "errors" not in gql(client, singles + " }")
+        # ids a client typed: what the backend answers for them is cached too (a NOT_FOUND
+        # for cache_ttl_s), under a key that must not spell them out
+        typed = sims.set.data["hamgam"].customers["45"]["national_code"]
+        for source in ("eu-shop", "hl-main"):
+            asked = f'orderBySourceId(source: "{source}", sourceId: "{typed}")'
+            assert gql(client, f"{{ {asked} {{ number }} }}")["data"] == {"orderBySourceId": None}
+        customer = ids.encode("Customer", "hl-main", typed)
+        assert gql(client, f'{{ customer(id: "{customer}") {{ email }} }}')["data"] == {
+            "customer": None
+        }
         registered = client.post(
             "/graphql", json={"query": document, "extensions": apq(document)}
         ).json()

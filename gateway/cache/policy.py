@@ -42,11 +42,11 @@ class CachePolicy:
         return max(0.0, self.now() - stored_at)
 
     def key(self, path: str, query: str) -> str:
-        """A call's key: its path as it is (ids only), its query hashed (it may hold an
-        email, and keys are listed in plain text by anyone who can read the store)."""
-        if not query:
-            return self.namespace + path
-        return f"{self.namespace}{path}?{hashlib.sha256(query.encode()).hexdigest()[:32]}"
+        """A call's key: its path and query hashed. Keys are listed in clear by anyone who
+        can read the store, and both may hold what a client typed (an id that is an email
+        or a national code, an email to look up); values are sealed, names cannot be."""
+        called = f"{path}?{query}".encode()
+        return self.namespace + hashlib.sha256(called).hexdigest()[:32]
 
 
 def open_store(
