@@ -285,11 +285,11 @@ def test_no_personal_value_and_no_token_in_clear_text_anywhere_in_redis(
         by_hash = client.post("/graphql", json={"extensions": apq(document)}).json()
         assert by_hash == registered
         hl_tokens(sims).expire_all()  # a rotation: the refresh token in Redis is a new one
-        asked = {e.path for e in sims.log.of("highlevel", "/payments/orders/")}
+        fetched = {e.path for e in sims.log.of("highlevel", "/payments/orders/")}
         n = next(
             n
             for n, o in enumerate(sims.set.data["highlevel"].orders)
-            if f"/payments/orders/{o['_id']}" not in asked
+            if f"/payments/orders/{o['_id']}" not in fetched
         )
         query, answer = hl_order(sims, n)  # not cached: a backend call, a 401, a renewal
         assert gql(client, query)["data"] == answer
