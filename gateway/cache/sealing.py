@@ -11,6 +11,9 @@ about the key) and says which key opens the value: the current one, or during a 
 ``encryption_key_previous``. The Redis key name is bound in as associated data, so a value
 copied under another name does not open either. A value that does not open (another key,
 a value from before sealing, bytes changed) is a miss: the caller asks the backend again.
+
+Nonces are random, so one key should seal at most 2**32 values (NIST SP 800-38D, 8.3):
+a year of writes at ~136 a second. The README asks for a rotation at least yearly.
 """
 
 from __future__ import annotations
