@@ -35,6 +35,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from gateway.cache.sealing import new_key  # noqa: E402
 from gateway.simulators import BackgroundServer, SimulatorSet  # noqa: E402
 from gateway.sources.highlevel.simulator import DEMO_LOCATION, DEMO_TOKEN  # noqa: E402
 
@@ -234,7 +235,11 @@ def main() -> int:
             time.sleep(11)
             with redis_server() as redis_url:
                 conf = config_text(
-                    sim_url, ttl=1, cache={"backend": "redis", "url": redis_url} if cache else None
+                    sim_url,
+                    ttl=1,
+                    cache={"backend": "redis", "url": redis_url, "encryption_key": new_key()}
+                    if cache
+                    else None,
                 )
                 with gateway(conf, 0) as one, gateway(conf, 1) as two:
                     start = time.monotonic()

@@ -19,7 +19,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import graphiql as graphiql_page
-from gateway.cache.policy import open_store
+from gateway.cache.policy import open_store, sealer_for
 from gateway.cache.redis import RedisStore
 from gateway.cache.store import Store
 from gateway.config import Settings
@@ -80,7 +80,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         conf = settings.cache
-        app.state.cache = store = open_store(conf.backend, conf.url, conf.max_entries)
+        app.state.cache = store = open_store(
+            conf.backend, conf.url, conf.max_entries, sealer=sealer_for(conf)
+        )
         if isinstance(store, RedisStore):
             await store.run(store.client.ping, False)  # the log says at once if it is down
         app.state.sources = build_sources(

@@ -13,7 +13,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from gateway.cache.policy import open_store
+from gateway.cache.policy import open_store, sealer_for
 from gateway.config import Settings
 from gateway.domain import OrderQuery
 from gateway.errors import GatewayError
@@ -60,7 +60,7 @@ async def check_sources(settings: Settings) -> list[Checked]:
     # The configured store: a source whose refresh token rotates must renew where the
     # serving replicas keep it (Redis), never spend it on its own.
     conf = settings.cache
-    store = open_store(conf.backend, conf.url, conf.max_entries)
+    store = open_store(conf.backend, conf.url, conf.max_entries, sealer=sealer_for(conf))
     sources = build_sources(once, cache=store)
     try:
         return list(await asyncio.gather(*(_check_one(s) for s in sources.values())))

@@ -214,6 +214,7 @@ async def _demo(port: int, faults: list[str], orders: int | None = None) -> None
 
 async def _run_demo(port: int, faults: list[str], token_store: str, orders: int | None) -> None:
     from gateway.app import create_app
+    from gateway.cache.sealing import new_key
     from gateway.simulators import demo_config, loopback_socket
 
     sim_sock = loopback_socket()
@@ -230,6 +231,10 @@ async def _run_demo(port: int, faults: list[str], token_store: str, orders: int 
     config = demo_config(sim_url, token_store=token_store)
     for source in config["sources"].values():
         source.update(DEMO_CACHE)
+    # An encryption key made for this run, as the tokens' file is: a demo never asks for
+    # one, and nothing sealed with it outlives the run. (Its cache is this process's
+    # memory, which is not sealed: cache/policy.py.)
+    config["cache"] = {**config.get("cache", {}), "encryption_key": new_key()}
     settings = settings_from_mapping(config)
     gateway = uvicorn.Server(
         uvicorn.Config(

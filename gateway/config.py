@@ -15,9 +15,17 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gateway.cache.sealing import decode_key
 from gateway.errors import ConfigError
 from gateway.sources.base import HttpTransport, SourceSettings
 from gateway.sources.registry import ADAPTERS
@@ -154,11 +162,31 @@ class CacheSettings(BaseModel):
     url: str | None = None
     #: the memory store's size; the least recently used entries go first
     max_entries: int = Field(default=50_000, ge=1)
+    #: 32 random bytes, base64: what Redis holds (cached bodies, APQ documents, tokens) is
+    #: sealed with it (AES-GCM); required with backend = "redis", unused by the memory store
+    encryption_key: str | None = None
+    #: the key before the current one, while rotating: what it sealed is still read
+    encryption_key_previous: str | None = None
+
+    @field_validator("encryption_key", "encryption_key_previous")
+    @classmethod
+    def _a_key(cls, value: str | None) -> str | None:
+        if value is not None:
+            decode_key(value)
+        return value
 
     @model_validator(mode="after")
     def _url_for_redis(self) -> CacheSettings:
         if self.backend == "redis" and not self.url:
             raise ValueError('backend = "redis" needs url (redis://host:6379/0)')
+        if self.backend == "redis" and not self.encryption_key:
+            raise ValueError(
+                'backend = "redis" needs encryption_key (32 random bytes, base64; make one '
+                'with: python -c "import os,base64;print(base64.b64encode(os.urandom(32))'
+                '.decode())")'
+            )
+        if self.encryption_key_previous and not self.encryption_key:
+            raise ValueError("encryption_key_previous needs encryption_key (the new key)")
         if self.url is not None and not self.url.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("url must start with redis://, rediss:// or unix://")
         return self
@@ -181,6 +209,8 @@ class Settings(BaseModel):
         jwt = self.security.jwt
         password = urlsplit(self.cache.url).password if self.cache.url else None
         values += [password] if password else []
+        keys = (self.cache.encryption_key, self.cache.encryption_key_previous)
+        values += [k for k in keys if k]
         return values + ([jwt.secret] if jwt is not None and jwt.secret else [])
 
 

@@ -415,6 +415,10 @@ class TokenIssuer:
     refusals: dict[str, int] = field(default_factory=dict)
     #: every refresh token presented, in order (for tests)
     presented: list[str] = field(default_factory=list)
+    #: refresh tokens already spent (each one used once), and how often one was presented
+    #: again (refused with invalid_grant, as HighLevel refuses it)
+    spent: set[str] = field(default_factory=set)
+    spent_presented: int = 0
 
     def accepts(self, token: str) -> bool:
         expires = self.issued.get(token)
@@ -451,7 +455,10 @@ class TokenIssuer:
         """A refresh grant: the presented token spent, the next one in the answer."""
         self.presented.append(presented or "")
         if not presented or presented != self.refresh_token:
+            if presented in self.spent:
+                self.spent_presented += 1
             return self.refuse(400, "invalid_grant", "Invalid grant: refresh token is invalid")
+        self.spent.add(presented)
         self.refresh_token = f"sim-rt-{secrets.token_urlsafe(18)}"
         return self.issue(refresh_token=self.refresh_token)
 

@@ -11,6 +11,16 @@ from collections.abc import Iterator
 
 import pytest
 
+from gateway.cache.sealing import new_key
+
+#: The ``[cache] encryption_key`` of the tests' Redis configs (one per test session).
+CACHE_KEY = new_key()
+
+
+def redis_cache(url: str, **more: str) -> dict[str, str]:
+    """A ``[cache]`` table for the Redis at ``url``, with the key Redis requires."""
+    return {"backend": "redis", "url": url, "encryption_key": CACHE_KEY, **more}
+
 
 def free_port() -> int:
     with socket.socket() as s:

@@ -17,7 +17,7 @@ from gateway.config import Settings, settings_from_mapping
 from gateway.errors import ConfigError
 from tests.conftest import Simulators, codes, gateway_client, gql
 from tests.live import live_gateway
-from tests.redis_server import RedisServer, free_port
+from tests.redis_server import RedisServer, free_port, redis_cache
 
 HL_ORDER = "653f5e0cde5a1314e62a837c"
 ORDER_QUERY = """query($id: String!) { orderBySourceId(source: "hl-main", sourceId: $id) {
@@ -225,7 +225,7 @@ def test_cache_config_errors_name_the_key(sims: Simulators) -> None:
 
 
 def test_replicas_share_cached_answers_through_redis(sims: Simulators, redis_url: str) -> None:
-    settings = hl_settings(sims, {"backend": "redis", "url": redis_url}, cache_ttl_s=30)
+    settings = hl_settings(sims, redis_cache(redis_url), cache_ttl_s=30)
     with gateway_client(settings) as one, gateway_client(settings) as two:
         first = gql(one, ORDER_QUERY, {"id": HL_ORDER})
         calls = hl_calls(sims)
@@ -237,25 +237,25 @@ def test_replicas_share_cached_answers_through_redis(sims: Simulators, redis_url
 def test_an_unreadable_cached_entry_is_a_miss(
     sims: Simulators, redis_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    settings = hl_settings(sims, {"backend": "redis", "url": redis_url}, cache_ttl_s=30)
+    settings = hl_settings(sims, redis_cache(redis_url), cache_ttl_s=30)
     direct = redis.Redis.from_url(redis_url, decode_responses=True)
     with gateway_client(settings) as client:
         first = gql(client, STATUS_QUERY, {"id": HL_ORDER})
         keys = direct.keys("gw:hl-main:*")
-        assert len(keys) == 1 and HL_ORDER in keys[0]
+        assert len(keys) == 1 and HL_ORDER not in keys[0]  # names hold no ids, only digests
         direct.set(keys[0], "not an entry")
-        with caplog.at_level(logging.WARNING, "gateway.backend"):
+        with caplog.at_level(logging.WARNING, "gateway.cache"):
             again = gql(client, STATUS_QUERY, {"id": HL_ORDER})
     assert again == first
     assert hl_calls(sims) == 2
-    assert any("cannot be read" in r.getMessage() for r in caplog.records)
+    assert any("does not open with encryption_key" in r.getMessage() for r in caplog.records)
     direct.close()
 
 
 def test_replicas_share_one_rate_budget(sims: Simulators, redis_url: str) -> None:
     settings = hl_settings(
         sims,
-        {"backend": "redis", "url": redis_url},
+        redis_cache(redis_url),
         rate_limit=3,
         rate_window_s=60,
         rate_wait_s=0,
@@ -277,9 +277,7 @@ async def test_a_429_storm_closes_the_shared_budget_for_every_replica(
     sims: Simulators, redis_url: str
 ) -> None:
     sims.set.faults.set("highlevel", "rate-limit=5")
-    settings = hl_settings(
-        sims, {"backend": "redis", "url": redis_url}, rate_limit=100, rate_wait_s=1, retries=2
-    )
+    settings = hl_settings(sims, redis_cache(redis_url), rate_limit=100, rate_wait_s=1, retries=2)
     ids = order_ids(sims, 20)
     with live_gateway(settings) as one, live_gateway(settings) as two:
         async with httpx.AsyncClient(timeout=30) as client:
@@ -306,7 +304,7 @@ def test_redis_unreachable_at_start_answers_without_it(
     sims: Simulators, caplog: pytest.LogCaptureFixture
 ) -> None:
     url = f"redis://127.0.0.1:{free_port()}/0"
-    settings = hl_settings(sims, {"backend": "redis", "url": url}, cache_ttl_s=30)
+    settings = hl_settings(sims, redis_cache(url), cache_ttl_s=30)
     with caplog.at_level(logging.INFO), gateway_client(settings) as client:
         bodies = [gql(client, STATUS_QUERY, {"id": HL_ORDER}) for _ in range(3)]
         ready = client.get("/readyz")
@@ -321,9 +319,7 @@ def test_redis_unreachable_at_start_answers_without_it(
 def test_redis_going_away_and_coming_back(
     sims: Simulators, redis_server: RedisServer, redis_url: str
 ) -> None:
-    settings = hl_settings(
-        sims, {"backend": "redis", "url": redis_url}, cache_ttl_s=30, rate_limit=100
-    )
+    settings = hl_settings(sims, redis_cache(redis_url), cache_ttl_s=30, rate_limit=100)
     ids = order_ids(sims, 3)
     with gateway_client(settings) as client:
         gql(client, STATUS_QUERY, {"id": ids[0]})

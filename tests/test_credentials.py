@@ -18,12 +18,14 @@ import pytest
 import redis
 from starlette.testclient import TestClient
 
+from gateway.cache.sealing import Sealer
 from gateway.config import Settings, settings_from_mapping
+from gateway.credentials.redis_keeper import REFRESH_TTL_S
 from gateway.simulation import TokenIssuer
 from gateway.sources.adobe_vip import simulator as adobe_sim
 from gateway.sources.highlevel import simulator as hl_sim
 from tests.conftest import Simulators, codes, gateway_client, gql
-from tests.redis_server import RedisServer, free_port
+from tests.redis_server import CACHE_KEY, RedisServer, free_port, redis_cache
 
 AD_ORDER = "9876543210/0123456789"
 HL_ORDER = "653f5e0cde5a1314e62a837c"
@@ -54,7 +56,7 @@ def renewing_config(
     sources["adobe"].update(adobe or {})
     sources["hl-main"].update(highlevel or {})
     if redis_url is not None:
-        conf["cache"] = {"backend": "redis", "url": redis_url}
+        conf["cache"] = redis_cache(redis_url)
     return conf
 
 
@@ -346,10 +348,15 @@ def test_restart_with_redis_shares_the_stored_tokens(sims: Simulators, redis_url
     with gateway_client(settings) as client:
         assert gql(client, BOTH)["data"] == ANSWER
     rotated = tokens.refresh_token
+    assert rotated is not None
+    sealer = Sealer.configured(CACHE_KEY)
     with redis.Redis.from_url(redis_url) as direct:
         (key,) = direct.keys("gw:cred:hl-main:*refresh")
-        assert json.loads(direct.get(key))["refresh_token"] == rotated
-        assert direct.pttl(key) == -1  # kept until replaced: back it up with Redis's data
+        sealed = direct.get(key)
+        assert rotated.encode() not in sealed
+        assert json.loads(sealer.open(key.decode(), sealed) or b"")["refresh_token"] == rotated
+        # kept a year without a rotation (HighLevel's life of an unused refresh token)
+        assert 364 * 86_400_000 < direct.pttl(key) <= REFRESH_TTL_S * 1000
     with gateway_client(settings) as client:
         # The access token in Redis is still good: the new process asks for none.
         assert gql(client, BOTH)["data"] == ANSWER
@@ -504,9 +511,9 @@ def test_token_and_oauth_keys_are_alternatives(table: dict[str, Any], message: s
 
 
 def test_oauth_with_redis_needs_no_token_store(tmp_path: Path) -> None:
-    conf = {"sources": {"s": {**HL, **HL_OAUTH}}, "cache": {"backend": "redis", "url": "redis://x"}}
+    conf = {"sources": {"s": {**HL, **HL_OAUTH}}, "cache": redis_cache("redis://x")}
     settings = settings_from_mapping(conf)
-    assert set(settings.secrets()) == {"s", "r"}
+    assert set(settings.secrets()) == {"s", "r", CACHE_KEY}  # masked in logs like them
     adobe = settings_from_mapping(
         {"sources": {"a": {**ADOBE, "ims_client_id": "cid", "ims_client_secret": "sec1"}}}
     ).sources["a"]

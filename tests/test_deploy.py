@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
+from gateway.cache.sealing import new_key
 from gateway.cli import _parser
 from gateway.config import settings_from_mapping
 from gateway.telemetry import metrics
@@ -76,11 +77,15 @@ def test_the_gateway_config_validates_with_every_variable_from_the_env_file(
     assert needed <= provided, needed - provided
     for name in needed:
         value = example.get(name) or compose["services"]["gateway-1"]["environment"].get(name)
-        monkeypatch.setenv(name, value or "x")
+        monkeypatch.setenv(name, value or (new_key() if name == "CACHE_KEY" else "x"))
     for name in ("LICENSING_URL", "RESELLER_URL", "SHOP_URL", "ADOBE_URL", "HIGHLEVEL_URL"):
         monkeypatch.setenv(name, "https://backend.example.com")
     data = tomllib.loads(text)
-    assert data["cache"] == {"backend": "redis", "url": "${REDIS_URL}"}  # DESIGN.md's keys
+    assert data["cache"] == {  # DESIGN.md's keys
+        "backend": "redis",
+        "url": "${REDIS_URL}",
+        "encryption_key": "${CACHE_KEY}",
+    }
     settings = settings_from_mapping(data)
     assert settings.cache.backend == "redis"
     assert settings.cache.url == compose["services"]["gateway-1"]["environment"]["REDIS_URL"]

@@ -22,7 +22,7 @@ from gateway.config import Settings, settings_from_mapping
 from gateway.errors import ConfigError
 from gateway.persisted import APQ_TTL_S, MAX_REGISTERED_CHARS
 from tests.conftest import SOURCE_OF, Simulators, codes, gateway_client
-from tests.redis_server import RedisServer
+from tests.redis_server import RedisServer, redis_cache
 
 ORDER = '{ orderBySourceId(source: "eu-shop", sourceId: "123") { number status } }'
 ORDER_DATA = {"orderBySourceId": {"number": "HG-2024-000123", "status": "COMPLETED"}}
@@ -293,7 +293,7 @@ def test_huge_documents_registered_repeatedly_keep_the_memory_store_bounded(
 def test_two_gateways_sharing_redis_share_registered_documents(
     sims: Simulators, redis_url: str, redis_server: RedisServer
 ) -> None:
-    settings = configured(sims, cache={"backend": "redis", "url": redis_url})
+    settings = configured(sims, cache=redis_cache(redis_url))
     with gateway_client(settings) as one, gateway_client(settings) as other:
         assert codes(post(other, extensions=apq(ORDER))) == ["PERSISTED_QUERY_NOT_FOUND"]
         assert post(one, query=ORDER, extensions=apq(ORDER)) == {"data": ORDER_DATA}
@@ -306,7 +306,7 @@ def test_two_gateways_sharing_redis_share_registered_documents(
 def test_huge_documents_in_redis_expire(
     sims: Simulators, redis_url: str, redis_server: RedisServer
 ) -> None:
-    settings = configured(sims, cache={"backend": "redis", "url": redis_url})
+    settings = configured(sims, cache=redis_cache(redis_url))
     with gateway_client(settings) as client:
         for _ in range(5):
             post(client, query=huge(1), extensions=apq(huge(1)))
@@ -323,7 +323,7 @@ def test_a_document_in_redis_that_is_not_its_hashs_is_not_run(
 ) -> None:
     # Another writer of the shared Redis: the text is checked once when first read.
     redis_server.command("SET", "gw:apq:" + sha(ORDER), '"{sources{name}}"')
-    settings = configured(sims, cache={"backend": "redis", "url": redis_url})
+    settings = configured(sims, cache=redis_cache(redis_url))
     with gateway_client(settings) as client:
         assert codes(post(client, extensions=apq(ORDER))) == ["PERSISTED_QUERY_NOT_FOUND"]
 
@@ -331,7 +331,7 @@ def test_a_document_in_redis_that_is_not_its_hashs_is_not_run(
 def test_redis_down_the_document_is_run_and_a_hash_alone_is_not_found(
     sims: Simulators, redis_url: str, redis_server: RedisServer
 ) -> None:
-    settings = configured(sims, cache={"backend": "redis", "url": redis_url})
+    settings = configured(sims, cache=redis_cache(redis_url))
     with gateway_client(settings) as client:
         redis_server.stop()
         assert post(client, query=ORDER, extensions=apq(ORDER)) == {"data": ORDER_DATA}

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 
 from tests.conftest import Simulators
-from tests.redis_server import free_port
+from tests.redis_server import CACHE_KEY, free_port
 
 QUERY = """{ orderBySourceId(source: "hl-main", sourceId: "653f5e0cde5a1314e62a837c") {
   sourceId customer { email } } }"""
@@ -45,6 +45,7 @@ anonymous_scopes = ["orders:read", "pii:read"]
 [cache]
 backend = "redis"
 url = "{redis_url}"
+encryption_key = "{CACHE_KEY}"
 
 [sources.hl-main]
 kind = "highlevel"

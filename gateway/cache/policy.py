@@ -6,12 +6,17 @@ import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from gateway.cache.budget import Budget, LocalBudget, RedisBudget
 from gateway.cache.memory import MemoryStore
 from gateway.cache.redis import RedisStore
+from gateway.cache.sealing import Sealer
 from gateway.cache.store import Store
 from gateway.resilience import Clock
+
+if TYPE_CHECKING:
+    from gateway.config import CacheSettings
 
 
 @dataclass(frozen=True)
@@ -37,18 +42,32 @@ class CachePolicy:
         return max(0.0, self.now() - stored_at)
 
     def key(self, path: str, query: str) -> str:
-        """A call's key: its path as it is (ids only), its query hashed (it may hold an
-        email, and keys are listed in plain text by anyone who can read the store)."""
-        if not query:
-            return self.namespace + path
-        return f"{self.namespace}{path}?{hashlib.sha256(query.encode()).hexdigest()[:32]}"
+        """A call's key: its path and query hashed. Keys are listed in clear by anyone who
+        can read the store, and both may hold what a client typed (an id that is an email
+        or a national code, an email to look up); values are sealed, names cannot be."""
+        called = f"{path}?{query}".encode()
+        return self.namespace + hashlib.sha256(called).hexdigest()[:32]
 
 
-def open_store(backend: str, url: str | None, max_entries: int) -> Store:
-    """The configured store (``[cache]``); a Redis store connects on first use."""
+def open_store(
+    backend: str, url: str | None, max_entries: int, *, sealer: Sealer | None = None
+) -> Store:
+    """The configured store (``[cache]``); a Redis store connects on first use.
+
+    Only Redis seals what it holds: the memory store is this process's own memory, where
+    the answers it decodes are in clear anyway (and the key with them)."""
     if backend == "redis" and url:
-        return RedisStore(url)
+        if sealer is None:
+            raise ValueError('backend = "redis" needs an encryption key')
+        return RedisStore(url, sealer=sealer)
     return MemoryStore(max_entries)
+
+
+def sealer_for(settings: CacheSettings) -> Sealer | None:
+    """The ``[cache]`` encryption keys, ready to seal; None without a key."""
+    if not settings.encryption_key:
+        return None
+    return Sealer.configured(settings.encryption_key, settings.encryption_key_previous)
 
 
 def namespace(source: str, kind: str, base_url: str, identity: list[str]) -> str:

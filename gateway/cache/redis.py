@@ -1,5 +1,6 @@
 """The Redis store: one cache (and rate budgets) shared by every worker and replica.
 
+Every value it stores is sealed (sealing.py); one that does not open is a miss.
 Redis being down never fails a request: every operation that cannot reach it is a miss,
 the log says so once, and for a second after a failure Redis is not even asked (so a
 dead server costs no connect timeout per backend call). It is asked again after that,
@@ -18,6 +19,8 @@ import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
+
+from gateway.cache.sealing import Sealer
 
 log = logging.getLogger("gateway.cache")
 
@@ -43,11 +46,14 @@ class RedisStore:
         self,
         url: str,
         *,
+        sealer: Sealer,
         prefix: str = "gw:",
         timeout_s: float = 0.5,
         now: Callable[[], float] = time.monotonic,
     ) -> None:
         self.prefix = prefix
+        #: what seals every value this store and the credentials keep (sealing.py)
+        self.sealer = sealer
         #: the client, for the other users of the same server (rate budgets, credentials)
         self.client: aioredis.Redis = aioredis.Redis.from_url(
             url,
@@ -59,6 +65,7 @@ class RedisStore:
         self._now = now
         self._healthy = True
         self._quiet_until = 0.0
+        self._unopened = False
 
     @property
     def healthy(self) -> bool:
@@ -90,17 +97,31 @@ class RedisStore:
         return result
 
     async def get(self, key: str) -> bytes | None:
+        name = self.prefix + key
+
         async def read() -> bytes | None:
-            value = await self.client.get(self.prefix + key)
+            value = await self.client.get(name)
             return value if isinstance(value, bytes) else None
 
-        return await self.run(read, None)
+        sealed = await self.run(read, None)
+        if sealed is None:
+            return None
+        value = self.sealer.open(name, sealed)
+        if value is None and not self._unopened:
+            self._unopened = True  # said once: a wrong key would say it for every read
+            log.warning(
+                "cache: a value in Redis does not open with encryption_key (sealed with "
+                "another key, from before sealing, or changed); read as a miss"
+            )
+        return value
 
     async def set(self, key: str, value: bytes, ttl_s: float) -> None:
         if ttl_s <= 0:
             return
         millis = max(1, int(ttl_s * 1000))
-        await self.run(lambda: self.client.set(self.prefix + key, value, px=millis), None)
+        name = self.prefix + key
+        sealed = self.sealer.seal(name, value)
+        await self.run(lambda: self.client.set(name, sealed, px=millis), None)
 
     async def aclose(self) -> None:
         await self.client.aclose()

@@ -38,8 +38,9 @@ def renewing(
     configured_refresh: str | None = None,
     token_store: str | None = None,
 ) -> RenewingCredential:
-    """Shared through Redis when the cache is Redis; else this process's, with a rotated
-    refresh token in ``token_store``."""
+    """Shared through Redis when the cache is Redis (``token_store``, when set, then
+    holds this replica's copy of the newest refresh token); else this process's, with a
+    rotated refresh token in ``token_store``."""
     # whose tokens they are: two configurations sharing one Redis or one file never
     # present each other's
     space = namespace(source, "token", grant.url, [client_id])
@@ -53,6 +54,7 @@ def renewing(
             remember=remember,
             configured_refresh=configured_refresh,
             timeout_s=timeout_s,
+            token_file=token_file(token_store),
         )
     else:
         keeper = LocalKeeper(

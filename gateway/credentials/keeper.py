@@ -72,6 +72,8 @@ class LocalKeeper:
         self._key = key
         #: the refresh token to present next, once one was read or rotated
         self._refresh: str | None = None
+        #: rotations since the configured token (Stored.generation)
+        self._generation = 0
 
     async def lease(self, refused: str | None) -> Lease:
         issued = await self.grant.request(self._refresh_token() if self.grant.rotates else None)
@@ -104,16 +106,20 @@ class LocalKeeper:
                     self.source, "the token store cannot be read", code=None, retriable=False
                 ) from None
         self._refresh = pick(stored, self._configured, self.source)
+        if stored is not None and self._refresh == stored.refresh_token:
+            self._generation = stored.generation
         self._remember(self._refresh)
         return self._refresh
 
     def _keep(self, refresh: str) -> None:
         self._refresh = refresh
+        self._generation += 1
         self._remember(refresh)
         if self._file is None or self._configured is None:
             return
+        stored = Stored(origin_of(self._configured), refresh, self._generation)
         try:
-            self._file.write(self._key, Stored(origin_of(self._configured), refresh))
+            self._file.write(self._key, stored)
         except OSError as exc:
             # The presented token is spent: this process holds the only valid one now.
             log.error(

@@ -3,7 +3,8 @@
 One JSON object, a record per source (keyed as the keeper says) holding the refresh token
 and ``origin``, a digest of the configured refresh token it descends from. Every write is a
 new file moved over the old one (``os.replace``), so a crash leaves the old file or the new,
-never half of one. One process writes it; replicas share tokens through Redis instead.
+never half of one. One process writes it; replicas share tokens through Redis, and each
+keeps its own ``token_store`` (when set) as a copy that outlives a Redis restart.
 """
 
 from __future__ import annotations
@@ -26,16 +27,28 @@ def origin_of(configured: str) -> str:
 
 @dataclass(frozen=True)
 class Stored:
-    """A rotated refresh token and the configured one it descends from (its origin)."""
+    """A rotated refresh token, the configured one it descends from (its origin), and
+    how many rotations from it (its generation: of two, the higher is the newer)."""
 
     origin: str
     refresh_token: str
+    generation: int = 0
 
     def __repr__(self) -> str:
-        return f"Stored(origin={self.origin!r})"
+        return f"Stored(origin={self.origin!r}, generation={self.generation})"
 
-    def record(self) -> dict[str, str]:
-        return {"origin": self.origin, "refresh_token": self.refresh_token}
+    def record(self) -> dict[str, str | int]:
+        return {
+            "origin": self.origin,
+            "refresh_token": self.refresh_token,
+            "generation": self.generation,
+        }
+
+    def newer_than(self, other: Stored | None) -> bool:
+        """Whether this is a later rotation of the same configured token than ``other``."""
+        if other is None:
+            return True
+        return self.origin == other.origin and self.generation > other.generation
 
     @staticmethod
     def of(record: object) -> Stored:
@@ -43,9 +56,13 @@ class Stored:
         if not isinstance(record, dict):
             raise ValueError("not a stored refresh token")
         origin, token = record.get("origin"), record.get("refresh_token")
+        # records written before generations were counted are generation 0
+        generation = record.get("generation", 0)
         if not isinstance(origin, str) or not isinstance(token, str) or not token:
             raise ValueError("not a stored refresh token")
-        return Stored(origin, token)
+        if not isinstance(generation, int) or isinstance(generation, bool) or generation < 0:
+            raise ValueError("not a stored refresh token")
+        return Stored(origin, token, generation)
 
     def encode(self) -> bytes:
         return json.dumps(self.record()).encode()
@@ -76,7 +93,7 @@ class TokenFile:
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def _load(self) -> dict[str, dict[str, str]]:
+    def _load(self) -> dict[str, dict[str, str | int]]:
         try:
             with open(self.path, "rb") as handle:
                 mode = os.fstat(handle.fileno()).st_mode
