@@ -81,9 +81,9 @@ def hl_calls(simulators: SimulatorSet) -> Callable[[], int]:
     return lambda: len(simulators.log.of("highlevel", "/payments/orders"))
 
 
-def config(base_url: str, rate_limit: int) -> dict[str, Any]:
+def config(base_url: str, rate_limit: int, window_s: int = 10) -> dict[str, Any]:
     conf = demo_config(base_url, ["highlevel"])
-    conf["sources"]["hl-main"]["rate_limit"] = rate_limit  # per 10 s
+    conf["sources"]["hl-main"].update(rate_limit=rate_limit, rate_window_s=window_s)
     return conf
 
 
@@ -170,7 +170,8 @@ def test_sigterm_ends_serve_within_10_s_with_exports_in_flight(
     simulators.log.clear()
     calls = hl_calls(simulators)
     path = tmp_path / "gateway.toml"
-    path.write_text(toml(config(base_url, 12)))  # 12 calls per 10 s, the real clock
+    # 12 calls per minute on the real clock: nothing more goes before the process stops
+    path.write_text(toml(config(base_url, 12, window_s=60)))
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
