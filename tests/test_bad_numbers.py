@@ -67,7 +67,7 @@ def test_other_numbers_of_an_export(sims: Simulators, client: TestClient) -> Non
     assert sims.log.count == 0
 
 
-def test_numbers_of_graphql_requests(sims: Simulators, client: TestClient) -> None:
+def test_graphql_input_python_will_not_read(sims: Simulators, client: TestClient) -> None:
     big_variable = {"query": BY_FIRST, "variables": f'{{"n": {HUGE}}}'}
     for response in (
         client.get("/graphql", params=big_variable),
@@ -89,6 +89,13 @@ def test_numbers_of_graphql_requests(sims: Simulators, client: TestClient) -> No
             "message": "a number in the request has too many digits",
             "extensions": {"code": "BAD_USER_INPUT"},
         }
+    not_utf8 = client.post(
+        "/graphql",
+        content=b'{"query": "{ __typename \xff }"}',
+        headers={"content-type": "application/json"},
+    )
+    assert not_utf8.status_code == 400
+    assert not_utf8.json()["errors"][0]["message"] == "the request body is not UTF-8 text"
     nested = '{"query": "{ __typename }", "variables": {"a": ' + "[" * 50000 + "]" * 50000 + "}}"
     deep = client.post("/graphql", content=nested, headers={"content-type": "application/json"})
     assert deep.status_code == 400
