@@ -243,6 +243,22 @@ class GatewayView(GraphQL[RequestContext, None]):
             self._handle_errors(result.errors, response_data)
         return self.create_response(response_data=response_data, sub_response=sub_response)
 
+    def decode_json(self, data: str | bytes) -> object:
+        """The body's (or a query parameter's) JSON. Input json.loads refuses other than
+        as malformed is the client's too: bytes that are not UTF-8, a number of more than
+        4,300 digits (Python's guard against slow int conversion), nesting deeper than
+        the interpreter's stack. A 400, as malformed JSON is, never an internal error."""
+        try:
+            return json.loads(data)
+        except json.JSONDecodeError:
+            raise
+        except UnicodeDecodeError:
+            raise HTTPException(400, "the request body is not UTF-8 text") from None
+        except ValueError:
+            raise HTTPException(400, "a number in the request has too many digits") from None
+        except RecursionError:
+            raise HTTPException(400, "the request's values are nested too deeply") from None
+
     def parse_json(self, data: str | bytes) -> Any:
         value = super().parse_json(data)
         if not isinstance(value, dict):  # batching is off; anything else is malformed

@@ -19,7 +19,7 @@ from gateway.app import create_app
 from gateway.cli import main
 from gateway.config import settings_from_mapping
 from gateway.export.command import RowCounter
-from gateway.simulators import BackgroundServer
+from gateway.simulators import BackgroundServer, SimulatorSet, demo_config
 from gateway.sources.hamgam.simulator import DEMO_TOKEN
 from tests.conftest import Simulators, gateway_client
 
@@ -232,3 +232,40 @@ def test_cli_in_process_over_a_config(
     assert {line["source"] for line in lines} == {"eu-shop"}
     assert main([*args, "--limit", "2"]) == 0  # to stdout
     assert len(capsys.readouterr().out.splitlines()) == 2
+
+
+def test_the_first_row_leaves_before_the_slowest_sources_second_page(
+    stop_after: list[BackgroundServer],
+) -> None:
+    # HighLevel is the slowest: its real limit (100 calls per 10 s, the gateway's budget
+    # too) and a call per order for its line items. 250 orders each: several list pages.
+    simulators = SimulatorSet(orders=250)
+    backends = BackgroundServer(simulators.app()).start()
+    stop_after.append(backends)
+
+    def highlevel() -> tuple[int, int]:
+        calls = simulators.log.of("highlevel", "/payments/orders")
+        lists = sum(1 for c in calls if c.path == "/payments/orders")
+        return lists, len(calls) - lists
+
+    seen: list[tuple[int, int]] = []
+    app = create_app(settings_from_mapping(demo_config(backends.base_url)), graphiql=False)
+    server = BackgroundServer(OnFirstByte(app, lambda: seen.append(highlevel())), lifespan="on")
+    stop_after.append(server.start())
+    query = "{ orders { nodes { id source lineItems { productName } } } }"
+    with httpx.Client(base_url=server.base_url, timeout=60) as client:
+        response = client.get("/export", params={"query": query, "limit": "300"})
+        newest = client.post("/graphql", json={"query": "{ orders(first: 300) { nodes { id } } }"})
+    assert response.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(response.text, newline="")))
+    assert len(rows) == 300
+    # the first byte (the header and the first page's rows) left after one list page of
+    # HighLevel's and no more than the ten orders of the first page
+    assert len(seen) == 1
+    lists_at_first_byte, orders_at_first_byte = seen[0]
+    assert lists_at_first_byte == 1
+    assert orders_at_first_byte <= 10
+    assert highlevel()[0] > 1  # its second page was asked for later
+    ids = list(dict.fromkeys(r["id"] for r in rows))
+    expected = [n["id"] for n in newest.json()["data"]["orders"]["nodes"]]
+    assert len(ids) > 40 and ids == expected[: len(ids)]  # growing pages, one order

@@ -6,8 +6,12 @@ Everything that can refuse an export is settled before the first byte: the crede
 which runs before the response starts. Each page is one execution of the GraphQL schema
 with a fresh context, so loaders cache no more than a page and memory stays bounded by
 a page. Rows leave as each page arrives; the next page is asked for only after the
-previous one was handed to the server, and a client that goes away cancels the page in
-flight (Starlette's StreamingResponse watches for the disconnect).
+previous one was handed to the server. The first page is small, so its rows need only
+the first backend page of each source; pages then grow to the largest the limits allow.
+
+A client that goes away, before the first byte or after, cancels the page in flight and
+every backend call it queued (gateway/disconnect.py watches the connection for the whole
+export). The server cancelling the export as it stops cuts it off like a failing source.
 
 All or nothing: after the first byte the status cannot change, so a page that fails is
 logged with the request id and the response is abandoned without its final chunk; the
@@ -16,6 +20,7 @@ client sees a broken transfer, never a short file that looks whole.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from bisect import bisect_right
@@ -25,7 +30,7 @@ from typing import Any
 
 import orjson
 from graphql import GraphQLError, GraphQLSchema
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 from strawberry import Schema
@@ -33,6 +38,7 @@ from strawberry.types.graphql import OperationType
 
 from gateway import errors
 from gateway.cache.budget import PATIENCE
+from gateway.disconnect import DisconnectWatch
 from gateway.domain import OrderQuery
 from gateway.errors import BadUserInput, Forbidden, GatewayError
 from gateway.export.document import ExportPlan, plan_export
@@ -82,6 +88,25 @@ class Params:
 #: a BI job would rather take longer than be cut off.
 EXPORT_PATIENCE_S = 300.0
 
+#: The first page's nodes (line items may make more rows of them). The merge asks every
+#: source for at least min(first, 10) orders up front (listing.initial_fetch), so a first
+#: page of up to 10 is placed from the first backend page of each source: no slow
+#: source's second page, and no 500 orders' calls, stand before the first byte.
+FIRST_PAGE_SIZE = 10
+#: Each page after it is this many times the last, up to the largest the limits allow.
+PAGE_GROWTH = 4
+
+#: The largest ``limit``: GraphQL's Int, as ``first`` is.
+MAX_LIMIT = 2**31 - 1
+
+
+@dataclass
+class Progress:
+    """How far an export got: whether its first byte left, and the rows written."""
+
+    started: bool = False
+    rows: int = 0
+
 
 class ExportEndpoint:
     """The ASGI app of /export, over the GraphQL view's schema, credentials and limits."""
@@ -93,26 +118,65 @@ class ExportEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         PATIENCE.set(EXPORT_PATIENCE_S)
-        request = Request(scope, receive)
+        # The whole export, its first page included, stops when the client leaves.
+        watch = DisconnectWatch(receive, scope["method"])
+        request = Request(scope, watch.receive)
         request_id = _request_id(request)
-        response: Response
+        progress = Progress()
         try:
-            response = await self._start(request, request_id)
+            response = await self._respond(request, request_id, progress)
+            if isinstance(response, StreamingResponse):
+                await _send_stream(response, send, watch, progress)
+            else:
+                watch.stop()
+                await response(scope, receive, send)
+        except CutOff:
+            pass  # returning without the final chunk makes the server drop the connection
+        except ClientDisconnect:  # gone while its POST body was being read
+            log.info("client went away before its export began (request %s)", request_id)
+        except asyncio.CancelledError:
+            if watch.disconnected:
+                log.info(
+                    "client went away; export abandoned after %d rows (request %s)",
+                    progress.rows,
+                    request_id,
+                )
+            else:  # the server is stopping (its graceful shutdown ran out)
+                log.error(
+                    "export cut off after %d rows (request %s): the gateway is stopping",
+                    progress.rows,
+                    request_id,
+                )
+                if not progress.started:
+                    body = {
+                        "message": "the gateway is stopping; run the export again",
+                        "extensions": {"code": errors.INTERNAL},
+                    }
+                    stopping = _errors(503, [body], request_id, {"Retry-After": "1"})
+                    with contextlib.suppress(Exception):
+                        await stopping(scope, receive, send)
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()
+        finally:
+            watch.stop()
+
+    async def _respond(self, request: Request, request_id: str, progress: Progress) -> Response:
+        """The export's response: its stream, or the JSON error that refused it."""
+        try:
+            return await self._start(request, request_id, progress)
         except RequestRejected as exc:
             body = {"message": exc.error.message, "extensions": exc.error.extensions()}
-            response = _errors(exc.status or 400, [body], request_id, exc.headers)
+            return _errors(exc.status or 400, [body], request_id, exc.headers)
         except GatewayError as exc:
             body = {"message": exc.message, "extensions": exc.extensions()}
-            response = _errors(STATUS.get(exc.code, 400), [body], request_id)
+            return _errors(STATUS.get(exc.code, 400), [body], request_id)
         except PageFailed as exc:
             bodies = [format_error(e, request_id) for e in exc.errors]
             status = STATUS.get(bodies[0].get("extensions", {}).get("code", ""), 400)
-            response = _errors(status, bodies, request_id)
-        # CutOff: returning without the final chunk makes the server drop the connection.
-        with contextlib.suppress(CutOff):
-            await response(scope, receive, send)
+            return _errors(status, bodies, request_id)
 
-    async def _start(self, request: Request, request_id: str) -> Response:
+    async def _start(self, request: Request, request_id: str, progress: Progress) -> Response:
         if request.method not in ("GET", "POST", "HEAD"):
             raise RequestRejected(
                 BadUserInput("/export takes GET or POST"), 405, {"Allow": "GET, HEAD, POST"}
@@ -145,11 +209,12 @@ class ExportEndpoint:
             head_only = Response(None, 200, headers=headers, media_type=writer.media_type)
             del head_only.headers["content-length"]  # not 0: unknown
             return head_only
-        data = await self._page(request, plan, variables, size, plan.after)
-        head, count = writer.page(plan.objects(data), params.limit)
+        first_size = min(size, FIRST_PAGE_SIZE)
+        data = await self._page(request, plan, variables, first_size, plan.after)
+        head, progress.rows = writer.page(plan.objects(data), params.limit)
         body = _stream(
-            self, request, request_id, plan, variables, size, writer, writer.head() + head, count,
-            data, params.limit,
+            self, request, request_id, plan, variables, (first_size, size), writer,
+            writer.head() + head, progress, data, params.limit,
         )  # fmt: skip
         return StreamingResponse(body, media_type=writer.media_type, headers=headers)
 
@@ -220,6 +285,9 @@ class ExportEndpoint:
                 allowed_operation_types=(OperationType.QUERY,),
             )
         finally:
+            # Loader batches run in tasks of their own: any still running belongs to
+            # nobody now (a page abandoned by its client, or one that failed).
+            ctx.loaders.cancel()
             del request.state.graphql_context
         found = [*(result.errors or ()), *ctx.partial_errors]
         if found or result.data is None:
@@ -242,36 +310,59 @@ async def _stream(
     request_id: str,
     plan: ExportPlan,
     variables: Mapping[str, Any],
-    size: int,
+    sizes: tuple[int, int],
     writer: Writer,
     first: bytes,
-    count: int,
+    progress: Progress,
     data: Mapping[str, Any],
     limit: int | None,
 ) -> AsyncIterator[bytes]:
+    """The export's bytes: the first page's (already run), then each later page's, each
+    ``PAGE_GROWTH`` times the last up to ``sizes``' largest (and no more than ``limit``
+    still wants)."""
     yield first
+    size, largest = sizes
     cursor = plan.next_cursor(data)
     del data, first  # memory: one page at a time
-    while cursor is not None and (limit is None or count < limit):
+    while cursor is not None and (limit is None or progress.rows < limit):
+        size = min(largest, size * PAGE_GROWTH)
+        ask = size if limit is None else min(size, limit - progress.rows)
         try:
-            page = await endpoint._page(request, plan, variables, size, cursor)
+            page = await endpoint._page(request, plan, variables, ask, cursor)
         except PageFailed as exc:
             log.error(
                 "export cut off after %d rows (request %s): %s",
-                count,
+                progress.rows,
                 request_id,
                 "; ".join(_log_text(e, request_id) for e in exc.errors),
             )
             raise CutOff from None
         except Exception:
-            log.exception("export cut off after %d rows (request %s)", count, request_id)
+            log.exception("export cut off after %d rows (request %s)", progress.rows, request_id)
             raise CutOff from None
-        chunk, added = writer.page(plan.objects(page), None if limit is None else limit - count)
-        count += added
+        left = None if limit is None else limit - progress.rows
+        chunk, added = writer.page(plan.objects(page), left)
+        progress.rows += added
         cursor = plan.next_cursor(page)
         del page
         yield chunk
-    log.info("export of %d rows done (request %s)", count, request_id)
+    log.info("export of %d rows done (request %s)", progress.rows, request_id)
+
+
+async def _send_stream(
+    response: StreamingResponse, send: Send, watch: DisconnectWatch, progress: Progress
+) -> None:
+    """Starlette's streaming, less its own disconnect listener: the export's watch,
+    running since the request arrived, is the one that cancels (one reader of
+    ``receive``). The watch ends before the final chunk, when nothing is left to stop."""
+    await send({"type": "http.response.start", "status": 200, "headers": response.raw_headers})
+    progress.started = True
+    async for chunk in response.body_iterator:
+        if not isinstance(chunk, bytes | memoryview):
+            chunk = chunk.encode(response.charset)
+        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    watch.stop()
+    await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
 def _request_id(request: Request) -> str:
@@ -341,13 +432,20 @@ def _format(given: Any, accept: str) -> str:
 
 
 def _limit(given: Any) -> int | None:
-    if given is None or given == "":
+    """The row limit: absent (or JSON null) is none; anything but a whole number from 1 to
+    MAX_LIMIT is refused, whatever its length (its digits are counted before int() reads
+    them: Python refuses to read more than 4,300)."""
+    if given is None:
         return None
-    value = given
+    value: Any = given
     if isinstance(given, str) and given.isascii() and given.isdigit():
-        value = int(given)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise BadUserInput(f"limit must be a positive integer, not {given!r}")
+        digits = given.lstrip("0")
+        value = int(digits or "0") if len(digits) <= len(str(MAX_LIMIT)) else MAX_LIMIT + 1
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_LIMIT:
+        shown = given if not isinstance(given, str) or len(given) <= 20 else given[:20] + "…"
+        raise BadUserInput(
+            f"limit must be a positive whole number (at most {MAX_LIMIT}), not {shown!r}"
+        )
     return value
 
 

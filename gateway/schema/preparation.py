@@ -53,12 +53,27 @@ def validate_document(
     identical errors merged into one and the list bounded (``merged_errors``)."""
     rules = (*rules, MaybeNullValidationRule, OneOfInputValidationRule)
     errors = validate(schema, document, rules, hide_suggestions=hide_suggestions)
+    for error in errors:
+        _unread_literal(error)
     if hide_suggestions:
         for error in errors:
             # graphql-core's hide_suggestions leaves one in: "Field 'order' of type
             # 'Order' must have a selection of subfields. Did you mean 'order { ... }'?"
             error.message = _HINT.sub("", error.message)
     return merged_errors(errors)
+
+
+def _unread_literal(error: GraphQLError) -> None:
+    """A literal a scalar raised a plain exception on is the document's fault, not the
+    gateway's: an Int of more than 4,300 digits makes Python's int() refuse. graphql-core
+    keeps that exception as the error's original, which would make it INTERNAL; here it
+    becomes a validation error like an Int out of range, without Python's own words."""
+    original = error.original_error
+    if original is None or isinstance(original, GraphQLError):
+        return
+    head, found, _ = error.message.partition(", but encountered error")
+    error.message = f"{head}: the literal cannot be read as one" if found else error.message
+    error.original_error = None
 
 
 _HINT = re.compile(r" ?Did you mean [^?]*\?")
