@@ -54,6 +54,7 @@ bench: $(STAMP)
 
 schema: $(STAMP)
 	$(BIN)/gateway schema > schema.graphql
+	$(BIN)/gateway schema --subgraph > schema.subgraph.graphql
 
 clean:
 	rm -rf $(VENV) $(CLIENTS_VENV) $(JS_CLIENT)/node_modules .mypy_cache .pytest_cache .ruff_cache
