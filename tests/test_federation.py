@@ -63,9 +63,9 @@ class Batches:
     """Each source's get_orders and get_customers calls (one per loader batch), counted
     on the gateway's own sources, which still do the work."""
 
-    def __init__(self, client: TestClient) -> None:
+    def __init__(self, app: Any) -> None:
         self.calls: list[tuple[str, str, list[str]]] = []
-        for name, source in client.app.state.sources.items():  # type: ignore[attr-defined]
+        for name, source in app.state.sources.items():
             for method in ("get_orders", "get_customers"):
                 setattr(source, method, self._counted(name, method, getattr(source, method)))
 
@@ -153,7 +153,7 @@ def test_entities_of_mixed_sources_load_in_one_batch_per_source(
     reps = _mixed_representations(subgraph)
     expected = [gql(subgraph, NODE, {"id": r["id"]})["data"]["node"] for r in reps]
     assert all(e is not None for e in expected)
-    batches = Batches(subgraph)
+    batches = Batches(subgraph.app)
     sims.log.clear()
 
     body = entities(subgraph, reps)
