@@ -187,6 +187,12 @@ def test_entities_answer_the_same_as_query_node_and_use_the_backend_values(
     subgraph: TestClient,
 ) -> None:
     body = entities(subgraph, [order_rep("eu-shop", "123")])
+    # representations written in the document itself answer the same
+    gid = order_rep("eu-shop", "123")["id"]
+    literal = ENTITIES.replace("query Entities($r: [_Any!]!)", "").replace(
+        "$r", f'[{{__typename: "Order", id: "{gid}"}}]'
+    )
+    assert gql(subgraph, literal) == body
     assert body == {
         "data": {
             "_entities": [

@@ -14,6 +14,7 @@ stays exactly as it is). The SDL is printed then and kept: ``_service`` answers 
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Awaitable, Iterator, Sequence
 from contextlib import contextmanager
@@ -112,18 +113,20 @@ async def resolve_entities(
             loads.append((gid, ctx.loaders.customers.load((gid.source, gid.source_id))))
         else:  # an Order, or a License: its order's
             loads.append((gid, ctx.loaders.orders.load((gid.source, order_id))))
+    pending = [load[1] for load in loads if not isinstance(load, GatewayError)]
+    settled = iter(await asyncio.gather(*pending, return_exceptions=True))
     results: list[Order | Customer | License | GatewayError] = []
     for load in loads:
         if isinstance(load, GatewayError):
             results.append(load)
             continue
-        gid, pending = load
-        try:
-            found = await pending
-        except GatewayError as error:  # the source failed: this entity only
-            results.append(error)
-            continue
-        results.append(_entity(ctx, gid, found))
+        found = next(settled)
+        if isinstance(found, GatewayError):  # its source failed: this entity only
+            results.append(found)
+        elif isinstance(found, BaseException):
+            raise found
+        else:
+            results.append(_entity(ctx, load[0], found))
     return results
 
 
