@@ -9,11 +9,14 @@ CLIENTS_VENV := .venv-clients
 CLIENTS_STAMP := $(CLIENTS_VENV)/.installed
 JS_CLIENT := tests/clients/js
 JS_STAMP := $(JS_CLIENT)/node_modules/.installed
+# The federation tests' composer and router (tests/test_federation_router.py).
+FEDERATION := tests/federation
+FEDERATION_STAMP := $(FEDERATION)/node_modules/.installed
 PORT ?= 8000
 
 .PHONY: install run test lint typecheck pytest schema bench clean
 
-install: $(STAMP) $(CLIENTS_STAMP) $(JS_STAMP)
+install: $(STAMP) $(CLIENTS_STAMP) $(JS_STAMP) $(FEDERATION_STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +31,10 @@ $(CLIENTS_STAMP): tests/clients/python/requirements.txt
 $(JS_STAMP): $(JS_CLIENT)/package.json $(JS_CLIENT)/package-lock.json
 	cd $(JS_CLIENT) && npm ci --no-audit --no-fund --loglevel=error
 	touch $(JS_STAMP)
+
+$(FEDERATION_STAMP): $(FEDERATION)/package.json $(FEDERATION)/package-lock.json
+	cd $(FEDERATION) && npm ci --no-audit --no-fund --loglevel=error
+	touch $(FEDERATION_STAMP)
 
 run: $(STAMP)
 	$(BIN)/gateway demo --port $(PORT)
@@ -54,6 +61,7 @@ bench: $(STAMP)
 
 schema: $(STAMP)
 	$(BIN)/gateway schema > schema.graphql
+	$(BIN)/gateway schema --subgraph > schema.subgraph.graphql
 
 clean:
-	rm -rf $(VENV) $(CLIENTS_VENV) $(JS_CLIENT)/node_modules .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(CLIENTS_VENV) $(JS_CLIENT)/node_modules $(FEDERATION)/node_modules .mypy_cache .pytest_cache .ruff_cache

@@ -112,6 +112,7 @@ def create_app(
         introspection=security.introspection,
         limits=security.limits,
         caches=settings.performance.query_caches,
+        federation=settings.server.federation,
     )
     check = partial(validate_operation, schema._schema, introspection=security.introspection)
     view = GatewayView(

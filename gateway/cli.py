@@ -84,7 +84,12 @@ def _parser() -> argparse.ArgumentParser:
             metavar="N",
             help="generated orders per simulator (default: the demo's 60)",
         )
-    sub.add_parser("schema", help="print the GraphQL SDL")
+    schema = sub.add_parser("schema", help="print the GraphQL SDL")
+    schema.add_argument(
+        "--subgraph",
+        action="store_true",
+        help="the federation subgraph's SDL ([server] federation = true) instead",
+    )
     export.add_parser(sub)
     check = sub.add_parser(
         "check", help="validate the config and make one authenticated call per source"
@@ -305,9 +310,9 @@ def main(argv: list[str] | None = None) -> int:
     env = Environment()
     try:
         if args.command == "schema":
-            from gateway.schema.query import schema_sdl
+            from gateway.schema.query import schema_sdl, subgraph_sdl
 
-            sys.stdout.write(schema_sdl())
+            sys.stdout.write(subgraph_sdl() if args.subgraph else schema_sdl())
         elif args.command == "check":
             return _check(_config(args.config, env))
         elif args.command == "serve":

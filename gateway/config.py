@@ -49,6 +49,8 @@ class ServerSettings(BaseModel):
     log_format: Literal["text", "json"] = "text"
     #: "debug" adds one line per backend call (source, status, duration)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    #: serve the schema as an Apollo Federation 2 subgraph (docs/federation.md)
+    federation: bool = False
 
 
 class ApiKeySettings(BaseModel):

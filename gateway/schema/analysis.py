@@ -23,6 +23,7 @@ from graphql import (
     GraphQLSchema,
     InlineFragmentNode,
     IntValueNode,
+    ListValueNode,
     Node,
     OperationDefinitionNode,
     SelectionSetNode,
@@ -104,6 +105,18 @@ class _Walker:
                     return max(0, given) if isinstance(given, int) else default
         return default
 
+    def _representations(self, node: FieldNode) -> int:
+        """How many entities ``_entities`` (federation) is asked for."""
+        for arg in node.arguments or ():
+            if arg.name.value == "representations":
+                value: Any = arg.value
+                if isinstance(value, ListValueNode):
+                    return len(value.values)
+                if isinstance(value, VariableNode):
+                    given = self.variables.get(value.name.value)
+                    return len(given) if isinstance(given, list) else 1
+        return 1
+
     def cost(
         self,
         selection: SelectionSetNode,
@@ -113,7 +126,8 @@ class _Walker:
     ) -> float:
         """Backend requests one object of type ``parent`` costs with this selection."""
         total = 0.0
-        combine_max = parent.name == "OrderConnection"  # edges and nodes share one fetch
+        # edges and nodes share one fetch; a federation entity is one of its types
+        combine_max = parent.name in ("OrderConnection", "_Entity")
         for sel in selection.selections:
             part = 0.0
             if isinstance(sel, FieldNode):
@@ -179,6 +193,8 @@ class _Walker:
             return self.sources * (1 + sub)
         if key == ("Order", "customer"):
             return sub if self._in_customer_orders else 1 + sub
+        if key == ("Query", "_entities"):  # each one is fetched like Query.node
+            return self._representations(node) * (1 + sub)
         if parent.name == "Query" and name in _SINGLE_FETCH:
             return 1 + sub
         if key in _EMBEDDED_LISTS:
@@ -228,9 +244,10 @@ def analyse(
     return walker.result
 
 
-#: What an analysis depends on: query text, operation name, the integer variables (the
-#: only ones it reads) and the sources the credential sees (by name: a source's streams
-#: are fixed by its configuration, which lives as long as the cache).
+#: What an analysis depends on: query text, operation name, the integer variables and
+#: the lengths of list variables (the only values it reads) and the sources the
+#: credential sees (by name: a source's streams are fixed by its configuration, which
+#: lives as long as the cache).
 AnalysisKey = tuple[str, str | None, tuple[tuple[str, int], ...], tuple[str, ...]]
 
 
@@ -266,7 +283,13 @@ def check(
     key: AnalysisKey | None = None
     found: Analysis | None = None
     if cache is not None and ec.query is not None:
-        ints = tuple(sorted((k, v) for k, v in variables.items() if isinstance(v, int)))
+        ints = tuple(
+            sorted(
+                (k, v if isinstance(v, int) else len(v))
+                for k, v in variables.items()
+                if isinstance(v, int | list)
+            )
+        )
         key = (ec.query, ec.operation_name, ints, tuple(ctx.sources))
         found = cache.get(key)
     if found is None:

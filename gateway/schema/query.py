@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.types import Info
@@ -193,18 +193,30 @@ class Query:
 
 
 def build_schema(
-    *, introspection: bool = True, limits: LimitSettings | None = None, caches: bool = True
+    *,
+    introspection: bool = True,
+    limits: LimitSettings | None = None,
+    caches: bool = True,
+    federation: bool = False,
 ) -> strawberry.Schema:
+    """The gateway's schema; with ``federation``, as a federation subgraph
+    (gateway.schema.federation)."""
     # The caches (and the execution plans) live with this schema.
     chosen = limits or LimitSettings()
     kept = QueryCaches() if caches else None
-    schema = GatewaySchema(
-        preparation=Preparation(chosen, introspection=introspection, caches=kept),
-        query=Query,
-        types=[Order, Customer, License],
-        execution_context_class=GatewayExecutor if introspection else QuietExecutor,
-        scalar_overrides=SCALAR_OVERRIDES,
-    )
+    options: dict[str, Any] = {
+        "preparation": Preparation(chosen, introspection=introspection, caches=kept),
+        "types": [Order, Customer, License],
+        "execution_context_class": GatewayExecutor if introspection else QuietExecutor,
+        "scalar_overrides": SCALAR_OVERRIDES,
+    }
+    schema: GatewaySchema
+    if federation:
+        from gateway.schema.federation import federated_schema
+
+        schema = federated_schema(Query, **options)
+    else:
+        schema = GatewaySchema(query=Query, **options)
     if not caches:
         without_plans(schema._schema)
     return schema
@@ -215,4 +227,13 @@ def schema_sdl() -> str:
     return build_schema().as_str() + "\n"
 
 
-__all__: Sequence[str] = ["build_schema", "schema_sdl"]
+def subgraph_sdl() -> str:
+    """The subgraph SDL schema.subgraph.graphql must equal (what ``_service`` answers)."""
+    from gateway.schema.federation import FederatedSchema
+
+    schema = build_schema(federation=True)
+    assert isinstance(schema, FederatedSchema)
+    return schema.subgraph_sdl
+
+
+__all__: Sequence[str] = ["build_schema", "schema_sdl", "subgraph_sdl"]
