@@ -9,11 +9,14 @@ CLIENTS_VENV := .venv-clients
 CLIENTS_STAMP := $(CLIENTS_VENV)/.installed
 JS_CLIENT := tests/clients/js
 JS_STAMP := $(JS_CLIENT)/node_modules/.installed
+# Apollo Client 4 reads the gateway's @defer parts (tests/test_defer.py)
+APOLLO_CLIENT := tests/clients/apollo
+APOLLO_STAMP := $(APOLLO_CLIENT)/node_modules/.installed
 PORT ?= 8000
 
 .PHONY: install run test lint typecheck pytest schema bench clean
 
-install: $(STAMP) $(CLIENTS_STAMP) $(JS_STAMP)
+install: $(STAMP) $(CLIENTS_STAMP) $(JS_STAMP) $(APOLLO_STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +31,10 @@ $(CLIENTS_STAMP): tests/clients/python/requirements.txt
 $(JS_STAMP): $(JS_CLIENT)/package.json $(JS_CLIENT)/package-lock.json
 	cd $(JS_CLIENT) && npm ci --no-audit --no-fund --loglevel=error
 	touch $(JS_STAMP)
+
+$(APOLLO_STAMP): $(APOLLO_CLIENT)/package.json $(APOLLO_CLIENT)/package-lock.json
+	cd $(APOLLO_CLIENT) && npm ci --no-audit --no-fund --loglevel=error
+	touch $(APOLLO_STAMP)
 
 run: $(STAMP)
 	$(BIN)/gateway demo --port $(PORT)
@@ -56,4 +63,4 @@ schema: $(STAMP)
 	$(BIN)/gateway schema > schema.graphql
 
 clean:
-	rm -rf $(VENV) $(CLIENTS_VENV) $(JS_CLIENT)/node_modules .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(CLIENTS_VENV) $(JS_CLIENT)/node_modules $(APOLLO_CLIENT)/node_modules .mypy_cache .pytest_cache .ruff_cache
