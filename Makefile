@@ -12,11 +12,14 @@ JS_STAMP := $(JS_CLIENT)/node_modules/.installed
 # The federation tests' composer and router (tests/test_federation_router.py).
 FEDERATION := tests/federation
 FEDERATION_STAMP := $(FEDERATION)/node_modules/.installed
+# Apollo Client 4 reads the gateway's @defer parts (tests/test_defer.py)
+APOLLO_CLIENT := tests/clients/apollo
+APOLLO_STAMP := $(APOLLO_CLIENT)/node_modules/.installed
 PORT ?= 8000
 
 .PHONY: install run test lint typecheck pytest schema bench clean
 
-install: $(STAMP) $(CLIENTS_STAMP) $(JS_STAMP) $(FEDERATION_STAMP)
+install: $(STAMP) $(CLIENTS_STAMP) $(JS_STAMP) $(FEDERATION_STAMP) $(APOLLO_STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +38,10 @@ $(JS_STAMP): $(JS_CLIENT)/package.json $(JS_CLIENT)/package-lock.json
 $(FEDERATION_STAMP): $(FEDERATION)/package.json $(FEDERATION)/package-lock.json
 	cd $(FEDERATION) && npm ci --no-audit --no-fund --loglevel=error
 	touch $(FEDERATION_STAMP)
+
+$(APOLLO_STAMP): $(APOLLO_CLIENT)/package.json $(APOLLO_CLIENT)/package-lock.json
+	cd $(APOLLO_CLIENT) && npm ci --no-audit --no-fund --loglevel=error
+	touch $(APOLLO_STAMP)
 
 run: $(STAMP)
 	$(BIN)/gateway demo --port $(PORT)
@@ -64,4 +71,4 @@ schema: $(STAMP)
 	$(BIN)/gateway schema --subgraph > schema.subgraph.graphql
 
 clean:
-	rm -rf $(VENV) $(CLIENTS_VENV) $(JS_CLIENT)/node_modules $(FEDERATION)/node_modules .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(CLIENTS_VENV) $(JS_CLIENT)/node_modules $(FEDERATION)/node_modules $(APOLLO_CLIENT)/node_modules .mypy_cache .pytest_cache .ruff_cache

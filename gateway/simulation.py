@@ -60,6 +60,8 @@ class Recorded:
     path: str
     params: tuple[tuple[str, str], ...]
     headers: Mapping[str, str]
+    #: when it arrived (time.monotonic), for tests that order events against it
+    at: float = field(default_factory=time.monotonic)
 
     def param(self, name: str) -> str | None:
         return next((v for k, v in self.params if k == name), None)

@@ -11,21 +11,23 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import AsyncGenerator
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
 import orjson
 from cross_web import HTTPException
-from graphql import GraphQLError
+from graphql import ExperimentalIncrementalExecutionResults, GraphQLError
 from graphql.error import GraphQLSyntaxError
 from graphql.language import Lexer, Source, TokenKind
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.http.streaming import MultipartTransport
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
@@ -38,6 +40,7 @@ from gateway.listing import CursorCodec
 from gateway.loaders import Loaders
 from gateway.persisted import MARK, PersistedQueries, Resolved, document_accepted
 from gateway.schema.analysis import TooComplex
+from gateway.schema.incremental import Parts, accepts_multipart, merged, wants_apollo_format
 from gateway.security import Authenticator, Principal, Unauthenticated
 from gateway.telemetry import requestid
 from gateway.telemetry.middleware import note_outcome
@@ -208,7 +211,7 @@ class GatewayView(GraphQL[RequestContext, None]):
         no subscriptions and incremental delivery is off, so a result is one
         ExecutionResult. WebSockets and perhaps-streaming requests go through
         Strawberry's."""
-        if not isinstance(request, Request) or _may_stream(request.headers):
+        if not isinstance(request, Request) or _streams_subscription(request.headers):
             return await super().run(request, context, root_value)
         if root_value is UNSET:
             root_value = await self.get_root_value(request)  # type: ignore[func-returns-value]
@@ -236,6 +239,14 @@ class GatewayView(GraphQL[RequestContext, None]):
             root_value=root_value,
             sub_response=sub_response,
         )
+        if isinstance(result, ExperimentalIncrementalExecutionResults):  # @defer
+            accept = request.headers.get("accept", "")
+            if accepts_multipart(accept):
+                return self._deferred_response(
+                    request, context, result, sub_response, apollo=wants_apollo_format(accept)
+                )
+            data, found = await merged(result)  # a client that takes one answer
+            result = ExecutionResult(data=data, errors=found or None)
         if not isinstance(result, ExecutionResult):  # cannot happen: see above
             raise TypeError(f"unexpected result {type(result).__name__}")
         response_data = await self.process_result(request=request, result=result)
@@ -258,6 +269,54 @@ class GatewayView(GraphQL[RequestContext, None]):
             raise HTTPException(400, "a number in the request has too many digits") from None
         except RecursionError:
             raise HTTPException(400, "the request's values are nested too deeply") from None
+
+    def _deferred_response(
+        self,
+        request: Request,
+        ctx: RequestContext,
+        result: ExperimentalIncrementalExecutionResults,
+        sub_response: Response,
+        *,
+        apollo: bool,
+    ) -> Response:
+        """The parts of a deferring operation as ``multipart/mixed``, each sent as soon as
+        graphql-core has it; a client that leaves ends the deferred work."""
+        request_id = requestid.current_or_new()
+        seen = 0
+
+        def drain() -> list[GraphQLError]:
+            nonlocal seen
+            late = ctx.partial_errors[seen:]
+            seen = len(ctx.partial_errors)
+            return late
+
+        def extensions() -> dict[str, Any] | None:
+            warnings = getattr(request.state, "warnings", None)
+            return {"warnings": list(warnings)} if warnings else None
+
+        parts = Parts(
+            apollo=apollo,
+            format_error=lambda error: format_error(error, request_id),
+            drain=drain,
+            extensions=extensions,
+        )
+
+        async def payloads() -> AsyncGenerator[object, None]:
+            try:
+                first = parts.initial(result.initial_result)
+                note_outcome(_outcome(first["data"]) if "errors" in first else "ok")
+                yield first
+                async for later in result.subsequent_results:
+                    yield parts.subsequent(later)
+            finally:
+                await result.subsequent_results.aclose()
+                ctx.loaders.cancel()
+
+        transport = MultipartTransport()
+        media = transport.headers["Content-Type"] + ("; deferSpec=20220824" if apollo else "")
+        stream = transport.stream(payloads, self.encode_json_string)
+        headers = {k: v for k, v in sub_response.headers.items() if k != "content-type"}
+        return StreamingResponse(stream(), media_type=media, headers=headers)
 
     def parse_json(self, data: str | bytes) -> Any:
         value = super().parse_json(data)
@@ -339,6 +398,11 @@ class GatewayView(GraphQL[RequestContext, None]):
         result = await super().execute_operation(
             request, request_adapter, request_data, context, root_value, sub_response
         )
+        if isinstance(result, ExperimentalIncrementalExecutionResults):
+            accepted = document_accepted(result.initial_result.errors)
+            if resolved is not None and resolved.register and accepted:
+                await self._persisted.register(resolved.document, request.app.state.cache)
+            return result
         if not isinstance(result, ExecutionResult):
             return result
         if resolved is not None and resolved.register and document_accepted(result.errors):
@@ -440,6 +504,13 @@ def _may_stream(headers: Any) -> bool:
     stream): a cheap superset of Strawberry's check, which parses the header."""
     accept = headers.get("accept", "").lower()
     return "multipart" in accept or "event-stream" in accept
+
+
+def _streams_subscription(headers: Any) -> bool:
+    """Whether Accept asks for a subscription transport (SSE, multipart subscriptions):
+    Strawberry's run serves those. ``multipart/mixed`` alone is for ``@defer``."""
+    accept = headers.get("accept", "").lower()
+    return "event-stream" in accept or "subscriptionspec" in accept
 
 
 def _wants_ide(request: Request) -> bool:

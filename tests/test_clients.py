@@ -154,5 +154,10 @@ def test_introspection_names_only_released_directive_locations(live_url: str) ->
     named = {loc for d in directives for loc in d["locations"]}
     assert named <= RELEASED_LOCATIONS, named - RELEASED_LOCATIONS
     assert {d["name"] for d in directives} == {
-        "include", "skip", "deprecated", "specifiedBy", "oneOf"
-    }  # fmt: skip
+        "include",
+        "skip",
+        "deprecated",
+        "specifiedBy",
+        "oneOf",
+        "defer",
+    }  # fmt: skip  (defer: docs/defer.md)

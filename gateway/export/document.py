@@ -44,6 +44,7 @@ from graphql import (
 from gateway.errors import PARSE_FAILED, VALIDATION_FAILED, BadUserInput, GatewayError
 from gateway.export.flatten import Kind, Shape, check_lists, shape_of
 from gateway.schema.analysis import TooComplex, count_directives
+from gateway.schema.incremental import defers
 from gateway.schema.preparation import validate_operation
 
 FIRST_VAR = "_exportFirst"
@@ -135,6 +136,8 @@ def plan_export(
     problems = validate_operation(schema, document, introspection=introspection)
     if problems:
         raise Refused(VALIDATION_FAILED, "; ".join(p.message for p in problems))
+    if defers(document):
+        raise BadUserInput("an export writes whole rows: @defer has no place in it")
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }

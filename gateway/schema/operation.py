@@ -14,9 +14,14 @@ from collections.abc import Iterable
 from typing import Any
 
 from graphql import ExecutionResult as GraphQLExecutionResult
-from graphql import GraphQLError, execute
+from graphql import (
+    ExperimentalIncrementalExecutionResults,
+    GraphQLError,
+    experimental_execute_incrementally,
+)
 from strawberry.exceptions import MissingQueryError
 from strawberry.execution.is_awaitable import optimized_is_awaitable
+from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.schema.schema import DEFAULT_ALLOWED_OPERATION_TYPES, Schema
 from strawberry.types import ExecutionContext, ExecutionResult
@@ -25,6 +30,7 @@ from strawberry.types.graphql import OperationType
 from strawberry.utils.await_maybe import await_maybe
 
 from gateway.schema.directives import released_directives, use_released_locations
+from gateway.schema.incremental import defers, may_defer
 from gateway.schema.preparation import Preparation, PrepareOperation
 
 
@@ -34,20 +40,27 @@ class GatewaySchema(Schema):
     ``execute`` calling the one :class:`Preparation` directly."""
 
     def __init__(self, *args: Any, preparation: Preparation, **kwargs: Any) -> None:
-        # execute runs no extension, no middleware and no incremental delivery: refuse
-        # them rather than let them do nothing over HTTP
+        # execute runs no extension and no middleware: refuse them rather than let them do
+        # nothing over HTTP
         if "extensions" in kwargs:
             raise TypeError("GatewaySchema runs its one preparation, no other extension")
         # the extension serves Strawberry's other paths (execute_sync, subscribe)
         kwargs["extensions"] = [lambda: PrepareOperation(preparation)]
+        kwargs["config"] = _incremental(kwargs.get("config"))
         super().__init__(*args, **kwargs)
-        if self.config.enable_experimental_incremental_execution:
-            raise TypeError("GatewaySchema.execute does not deliver incrementally")
         self.preparation = preparation
         # Strawberry declares graphql-core's specified directives as they are; a custom
         # one may not take a specified name, so the released forms replace them here.
-        self._schema.directives = released_directives(self._schema.directives)
+        # @stream is left out: @defer is what the gateway serves (docs/defer.md).
+        self._schema.directives = tuple(
+            d for d in released_directives(self._schema.directives) if d.name != "stream"
+        )
         use_released_locations(self._schema)
+        #: the executor for deferring documents: graphql-core's collection of fields,
+        #: which knows deferred fragments (the plans do not)
+        self.deferring_executor: type[Any] = type(
+            "Deferring", (self.execution_context_class,), {"use_plans": False}
+        )
 
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
         """Logging happens where errors are formatted: once, without payloads."""
@@ -104,8 +117,11 @@ async def _run(schema: GatewaySchema, ec: ExecutionContext) -> ExecutionResult:
         if errors := preparation.validate(ec):
             return _refused(ec, errors)
         assert ec.graphql_document is not None
+        # graphql-core's execute refuses a schema that declares @defer; this is what it
+        # calls, and a document without @defer gets its one result from it all the same
+        deferring = may_defer(ec.query) and defers(ec.graphql_document)
         result = await await_maybe(
-            execute(
+            experimental_execute_incrementally(
                 schema._schema,
                 ec.graphql_document,
                 root_value=ec.root_value,
@@ -113,10 +129,17 @@ async def _run(schema: GatewaySchema, ec: ExecutionContext) -> ExecutionResult:
                 operation_name=ec.operation_name,
                 context_value=ec.context,
                 is_awaitable=optimized_is_awaitable,  # type: ignore[arg-type]
-                executor_class=schema.execution_context_class,
+                executor_class=schema.deferring_executor
+                if deferring
+                else schema.execution_context_class,
                 operation_extensions=ec.operation_extensions,
+                # slow sources start at once, not after the first part has left
+                enable_early_execution=deferring,
             )
         )
+        if isinstance(result, ExperimentalIncrementalExecutionResults):
+            # the view sends its parts (or merges them for a client without multipart)
+            return result  # type: ignore[return-value]
     except (MissingQueryError, CannotGetOperationTypeError, InvalidOperationTypeError):
         raise
     except Exception as exc:
@@ -129,6 +152,14 @@ async def _run(schema: GatewaySchema, ec: ExecutionContext) -> ExecutionResult:
     done = ExecutionResult(data=result.data, errors=result.errors, extensions={})
     ec.result = done
     return done
+
+
+def _incremental(config: StrawberryConfig | None) -> StrawberryConfig:
+    """The config with Strawberry's incremental execution on: it declares @defer (and
+    @stream, which the schema then drops)."""
+    chosen = config or StrawberryConfig()
+    chosen.enable_experimental_incremental_execution = True
+    return chosen
 
 
 def _refused(ec: ExecutionContext, errors: list[GraphQLError]) -> ExecutionResult:
