@@ -11,7 +11,7 @@ JS_CLIENT := tests/clients/js
 JS_STAMP := $(JS_CLIENT)/node_modules/.installed
 PORT ?= 8000
 
-.PHONY: install run test lint typecheck pytest schema bench clean
+.PHONY: install run test lint typecheck pytest schema docs bench clean
 
 install: $(STAMP) $(CLIENTS_STAMP) $(JS_STAMP)
 
@@ -54,6 +54,10 @@ bench: $(STAMP)
 
 schema: $(STAMP)
 	$(BIN)/gateway schema > schema.graphql
+
+# docs/configuration.md and docs/config.schema.json from the settings models (tests/test_docs.py)
+docs: $(STAMP)
+	$(BIN)/python scripts/gen_docs.py
 
 clean:
 	rm -rf $(VENV) $(CLIENTS_VENV) $(JS_CLIENT)/node_modules .mypy_cache .pytest_cache .ruff_cache

@@ -80,7 +80,7 @@ def test_the_gateway_config_validates_with_every_variable_from_the_env_file(
     for name in ("LICENSING_URL", "RESELLER_URL", "SHOP_URL", "ADOBE_URL", "HIGHLEVEL_URL"):
         monkeypatch.setenv(name, "https://backend.example.com")
     data = tomllib.loads(text)
-    assert data["cache"] == {"backend": "redis", "url": "${REDIS_URL}"}  # DESIGN.md's keys
+    assert data["cache"] == {"backend": "redis", "url": "${REDIS_URL}"}  # the documented keys
     settings = settings_from_mapping(data)
     assert settings.cache.backend == "redis"
     assert settings.cache.url == compose["services"]["gateway-1"]["environment"]["REDIS_URL"]
@@ -147,7 +147,7 @@ def test_the_dashboard_queries_only_what_metrics_exposes(sims: Simulators) -> No
                 assert label in labels, f"{panel['title']}: no label {label}"
                 if label in ALLOWED_VALUES:
                     assert set(values.split("|")) <= ALLOWED_VALUES[label], expr
-    # every family DESIGN.md names is on the dashboard
+    # every family docs/operations.md names is on the dashboard
     assert {re.sub(r"_(bucket|count|sum)$", "", n) for n in used} >= {
         "gateway_requests_total",
         "gateway_request_duration_seconds",
