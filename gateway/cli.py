@@ -312,6 +312,9 @@ def _config(path: Path | None, env: Environment) -> Settings:
 def _check(settings: Settings) -> int:
     from gateway.check import check_sources, render_table
 
+    if not settings.sources:  # nothing checked is not a pass (an empty or unfinished file)
+        print("gateway check: the config has no [sources.<name>] table", file=sys.stderr)
+        return 1
     results = asyncio.run(check_sources(settings))
     sys.stdout.write(render_table(results))
     return 0 if all(r.ok for r in results) else 1

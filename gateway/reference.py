@@ -187,6 +187,8 @@ gateway/config.py and gateway/sources/*/settings.py. Do not edit by hand. -->
 The gateway reads one TOML file, given by `--config FILE` or the environment variable
 `GATEWAY_CONFIG`. A value written as `${NAME}` is read from the environment variable `NAME`
 when the file is loaded, so secrets stay out of the file; an unset variable stops start-up.
+In a number or boolean key write it as a string (`port = "${PORT}"`): the value is
+converted after it is read (an editor checking the schema below flags such a line).
 An unknown key, a missing required key or a bad value stops start-up with one line naming
 the table and key, for example
 `gateway: config error: sources.eu-shop.token: environment variable SHOP_TOKEN is not set`.

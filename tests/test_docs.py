@@ -119,6 +119,15 @@ def test_readme_docs_and_code_cite_only_what_the_repository_holds() -> None:
                 assert (page.parent / target).exists(), f"{page.name} links to missing {target}"
 
 
+def test_check_of_a_config_without_sources_fails(tmp_path: Path) -> None:
+    # say, a config file read before `gateway simulate --print-config` wrote it
+    empty = tmp_path / "empty.toml"
+    empty.write_text("")
+    done = _gateway("check", "--config", str(empty))
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == "gateway check: the config has no [sources.<name>] table\n"
+
+
 def _read_config(proc: subprocess.Popen[str], deadline_s: float = 60) -> str:
     """What `gateway simulate --print-config` printed: lines until the TOML holds every
     kind's source and the security table (it prints nothing else on stdout)."""
