@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from pydantic import AnyHttpUrl, BaseModel, Field, create_model
 from pydantic.fields import FieldInfo
 
+from gateway.config import _SOURCE_NAME as SOURCE_NAME
 from gateway.config import Settings
 from gateway.sources.base import SourceSettings
 from gateway.sources.registry import ADAPTERS
@@ -43,6 +44,7 @@ def config_schema() -> dict[str, Any]:
         # The loader requires `kind` although the models give it a default.
         definition = schema["$defs"][adapter.settings.__name__]
         definition["required"] = ["kind", *definition.get("required", [])]
+    schema["properties"]["sources"]["propertyNames"] = {"pattern": SOURCE_NAME.pattern}
     schema.pop("title", None)
     return {
         "$schema": SCHEMA_ID,

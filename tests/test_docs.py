@@ -102,6 +102,7 @@ def test_the_schema_refuses_what_the_loader_refuses() -> None:
     ):
         assert list(validator.iter_errors({"sources": {"shop": bad}})), bad
     assert list(validator.iter_errors({"server": {"log_format": "xml"}}))
+    assert list(validator.iter_errors({"sources": {"eu shop": shop}}))  # a name with a space
 
 
 _OUTSIDE = re.compile(r"\.\./shared|DESIGN\.md|BACKENDS\.md")
