@@ -195,12 +195,12 @@ An unknown key, a missing required key or a bad value stops start-up with one li
 the table and key, for example
 `gateway: config error: sources.eu-shop.token: environment variable SHOP_TOKEN is not set`.
 `gateway check --config FILE` validates a file and calls each source once
-(docs/operations.md).
+([operations.md](operations.md)).
 
-Editors can check and complete the file with its JSON Schema, `docs/config.schema.json`
-(the output of `gateway config-schema`): with Taplo or VS Code's "Even Better TOML", put
-`#:schema ./docs/config.schema.json` (a path relative to the TOML file, or a URL) on the
-file's first line.
+Editors can check and complete the file with its JSON Schema,
+[config.schema.json](config.schema.json) (the output of `gateway config-schema`): with
+Taplo or VS Code's "Even Better TOML", put `#:schema ./docs/config.schema.json` (a path
+relative to the TOML file, or a URL) on the file's first line.
 
 Every table is optional except `[sources.<name>]`: a gateway without sources answers
 nothing. "none" as a default means the key is unset unless you write it.
@@ -225,7 +225,7 @@ def config_reference() -> str:
         "digits, `_`, `.`, `-`), which answers carry as `source`. Several sources may share "
         "a kind (two shops, three locations). Every source takes the keys below; its `kind` "
         "adds its own (next sections). What each backend needs and how the gateway talks to "
-        "it: docs/backends.md."
+        "it: [backends.md](backends.md)."
     )
     lines.append("")
     lines.append(f"Kinds: {', '.join(f'`{kind}`' for kind in ADAPTERS)}.")
