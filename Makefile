@@ -17,7 +17,7 @@ APOLLO_CLIENT := tests/clients/apollo
 APOLLO_STAMP := $(APOLLO_CLIENT)/node_modules/.installed
 PORT ?= 8000
 
-.PHONY: install run test lint typecheck pytest schema bench clean
+.PHONY: install run test lint typecheck pytest schema docs bench clean
 
 install: $(STAMP) $(CLIENTS_STAMP) $(JS_STAMP) $(FEDERATION_STAMP) $(APOLLO_STAMP)
 
@@ -69,6 +69,10 @@ bench: $(STAMP)
 schema: $(STAMP)
 	$(BIN)/gateway schema > schema.graphql
 	$(BIN)/gateway schema --subgraph > schema.subgraph.graphql
+
+# docs/configuration.md and docs/config.schema.json from the settings models (tests/test_docs.py)
+docs: $(STAMP)
+	$(BIN)/python scripts/gen_docs.py
 
 clean:
 	rm -rf $(VENV) $(CLIENTS_VENV) $(JS_CLIENT)/node_modules $(FEDERATION)/node_modules $(APOLLO_CLIENT)/node_modules .mypy_cache .pytest_cache .ruff_cache

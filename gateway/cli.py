@@ -1,4 +1,4 @@
-"""The `gateway` command: serve, demo, simulate, schema, export, check."""
+"""The `gateway` command: serve, demo, simulate, schema, config-schema, export, check."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import asyncio
 import gc
 import os
 import signal
+import socket
 import sys
 import tempfile
 from pathlib import Path
@@ -70,6 +71,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="switch HighLevel's 100 requests / 10 s limit off",
     )
+    simulate.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print a config TOML for these simulators (URLs and demo credentials) instead "
+        "of their URLs, for serve, check and export --config",
+    )
     for p in (demo, simulate):
         p.add_argument(
             "--fault",
@@ -90,6 +97,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="the federation subgraph's SDL ([server] federation = true) instead",
     )
+    sub.add_parser("config-schema", help="print the JSON Schema of the config file (for editors)")
     export.add_parser(sub)
     check = sub.add_parser(
         "check", help="validate the config and make one authenticated call per source"
@@ -239,6 +247,7 @@ async def _run_demo(port: int, faults: list[str], token_store: str, orders: int 
         uvicorn.Config(
             _simulators(faults, orders=orders).app(),
             log_level="warning",
+            log_config=None,  # the gateway's handler (telemetry.logs), not uvicorn's own
             lifespan="off",
             access_log=False,
             **SERVER_OPTIONS,
@@ -267,21 +276,46 @@ async def _run_demo(port: int, faults: list[str], token_store: str, orders: int 
         f"simulators on {sim_url}; GraphQL (and GraphiQL) on http://127.0.0.1:{port}/graphql",
         flush=True,
     )
-    await asyncio.gather(simulators.serve(sockets=[sim_sock]), gateway.serve())
+    await asyncio.gather(_quietly(simulators, sim_sock), gateway.serve())
+
+
+async def _quietly(server: uvicorn.Server, sock: socket.socket) -> None:
+    """Serve with uvicorn's info lines left out (``logs.QUIET_SERVER``: this task only)."""
+    logs.QUIET_SERVER.set(True)
+    await server.serve(sockets=[sock])
 
 
 async def _simulate(
-    port: int, faults: list[str], latency_ms: float, rate_limit: bool, orders: int | None = None
+    port: int,
+    faults: list[str],
+    latency_ms: float,
+    rate_limit: bool,
+    orders: int | None = None,
+    print_config: bool = False,
 ) -> None:
-    from gateway.simulators import SIMULATORS, loopback_socket
+    from gateway.simulators import SIMULATORS, loopback_socket, simulator_config_toml
 
     simulators = _simulators(faults, latency_ms=latency_ms, rate_limit=rate_limit, orders=orders)
     app = simulators.app()
     sock = loopback_socket(port)
-    for kind in SIMULATORS:
-        print(f"{kind}: http://127.0.0.1:{port}/{kind}", flush=True)
+    port = sock.getsockname()[1]  # --port 0: the one the system chose
+    # Connections queue from now on, so whoever reads the printed config may call at once.
+    sock.listen(2048)
+    if print_config:
+        sys.stdout.write(simulator_config_toml(f"http://127.0.0.1:{port}", rate_limit=rate_limit))
+        sys.stdout.flush()
+    else:
+        for kind in SIMULATORS:
+            print(f"{kind}: http://127.0.0.1:{port}/{kind}", flush=True)
     server = uvicorn.Server(
-        uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False, **SERVER_OPTIONS)
+        uvicorn.Config(
+            app,
+            log_level="warning",
+            log_config=None,
+            lifespan="off",
+            access_log=False,
+            **SERVER_OPTIONS,
+        )
     )
     await server.serve(sockets=[sock])
 
@@ -299,6 +333,9 @@ def _config(path: Path | None, env: Environment) -> Settings:
 def _check(settings: Settings) -> int:
     from gateway.check import check_sources, render_table
 
+    if not settings.sources:  # nothing checked is not a pass (an empty or unfinished file)
+        print("gateway check: the config has no [sources.<name>] table", file=sys.stderr)
+        return 1
     results = asyncio.run(check_sources(settings))
     sys.stdout.write(render_table(results))
     return 0 if all(r.ok for r in results) else 1
@@ -313,6 +350,10 @@ def main(argv: list[str] | None = None) -> int:
             from gateway.schema.query import schema_sdl, subgraph_sdl
 
             sys.stdout.write(subgraph_sdl() if args.subgraph else schema_sdl())
+        elif args.command == "config-schema":
+            from gateway.reference import config_schema_text
+
+            sys.stdout.write(config_schema_text())
         elif args.command == "check":
             return _check(_config(args.config, env))
         elif args.command == "serve":
@@ -332,7 +373,14 @@ def main(argv: list[str] | None = None) -> int:
             return export.run(args)
         elif args.command == "simulate":
             asyncio.run(
-                _simulate(args.port, args.fault, args.latency, not args.no_rate_limit, args.orders)
+                _simulate(
+                    args.port,
+                    args.fault,
+                    args.latency,
+                    not args.no_rate_limit,
+                    args.orders,
+                    args.print_config,
+                )
             )
     except ConfigError as exc:
         print(f"gateway: config error: {exc}", file=sys.stderr)

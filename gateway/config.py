@@ -1,6 +1,6 @@
 """Settings and the TOML loader.
 
-The file's shape is public (DESIGN.md). ``${NAME}`` anywhere in a string value is read
+The file's shape is public (docs/configuration.md). ``${NAME}`` anywhere in a string value is read
 from the environment at load time; a bad file is one line naming the source and key.
 """
 
@@ -37,30 +37,61 @@ _SOURCE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 class ServerSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    host: str = "127.0.0.1"
-    port: int = Field(default=8000, ge=0, le=65535)
-    #: one log line per HTTP request (uvicorn's access log)
-    access_log: bool = True
-    #: uvicorn's HTTP/1.1 parser: httptools (C, the fast one) or h11 (pure Python)
-    http_parser: Literal["httptools", "h11"] = "httptools"
-    #: /metrics in the Prometheus text format (DESIGN.md, "Operating it")
-    metrics: bool = True
-    #: "text": one readable line per record; "json": one JSON object per line
-    log_format: Literal["text", "json"] = "text"
-    #: "debug" adds one line per backend call (source, status, duration)
-    log_level: Literal["debug", "info", "warning", "error"] = "info"
-    #: serve the schema as an Apollo Federation 2 subgraph (docs/federation.md)
-    federation: bool = False
+    host: str = Field(
+        default="127.0.0.1", description="the address `gateway serve` listens on (--host wins)"
+    )
+    port: int = Field(
+        default=8000,
+        ge=0,
+        le=65535,
+        description="the port `gateway serve` listens on (--port, then $PORT, win)",
+    )
+    access_log: bool = Field(
+        default=True, description="one log line per HTTP request (uvicorn's access log)"
+    )
+    http_parser: Literal["httptools", "h11"] = Field(
+        default="httptools",
+        description="uvicorn's HTTP/1.1 parser: httptools (C, the fast one) or h11 (pure Python)",
+    )
+    metrics: bool = Field(
+        default=True,
+        description="serve /metrics in the Prometheus text format (docs/operations.md)",
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description='"text": one readable line per record; "json": one JSON object per line',
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        default="info",
+        description='"debug" adds one line per backend call (source, status, duration)',
+    )
+    federation: bool = Field(
+        default=False,
+        description="serve the schema as an Apollo Federation 2 subgraph (docs/federation.md)",
+    )
 
 
 class ApiKeySettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str
-    key: str | None = None
-    key_sha256: str | None = Field(default=None, pattern=r"^[0-9a-fA-F]{64}$")
-    scopes: tuple[str, ...] = ()
-    sources: tuple[str, ...] | None = None
+    name: str = Field(description="the key's name: in logs and metrics, never the key itself")
+    key: str | None = Field(
+        default=None,
+        description='the key as clients send it ("Authorization: Bearer <key>" or '
+        '"X-Api-Key: <key>"); give this or key_sha256',
+    )
+    key_sha256: str | None = Field(
+        default=None,
+        pattern=r"^[0-9a-fA-F]{64}$",
+        description="the key's sha256 as 64 hex digits, so the file does not hold the key",
+    )
+    scopes: tuple[str, ...] = Field(
+        default=(), description='what the key may read: "orders:read", "pii:read", "raw:read"'
+    )
+    sources: tuple[str, ...] | None = Field(
+        default=None,
+        description="the only sources this key sees, not even by id (all when not given)",
+    )
 
     @model_validator(mode="after")
     def _one_secret(self) -> ApiKeySettings:
@@ -70,19 +101,31 @@ class ApiKeySettings(BaseModel):
 
 
 class JwtSettings(BaseModel):
-    """Bearer JWTs as credentials: HS256 with a shared secret or RS256 with a public key."""
+    """Bearer JWTs as credentials (`exp` required): HS256 with a shared secret or RS256 with
+    a public key."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    algorithm: Literal["HS256", "RS256"] = "HS256"
-    secret: str | None = None
-    public_key: str | None = None
-    issuer: str | None = None
-    audience: str | None = None
-    #: the claim holding space-separated scopes (OAuth style), or a list
-    scope_claim: str = "scope"
-    #: the claim holding a list of sources the token may read (all when absent)
-    sources_claim: str = "sources"
+    algorithm: Literal["HS256", "RS256"] = Field(
+        default="HS256",
+        description="HS256 (a shared secret) or RS256 (the issuer's public key)",
+    )
+    secret: str | None = Field(default=None, description="the shared secret, for HS256")
+    public_key: str | None = Field(default=None, description="the PEM public key, for RS256")
+    issuer: str | None = Field(
+        default=None, description="the `iss` every token must carry (not checked when unset)"
+    )
+    audience: str | None = Field(
+        default=None, description="the `aud` every token must carry (not checked when unset)"
+    )
+    scope_claim: str = Field(
+        default="scope",
+        description="the claim holding space-separated scopes (OAuth style), or a list",
+    )
+    sources_claim: str = Field(
+        default="sources",
+        description="the claim holding a list of sources the token may read (all when absent)",
+    )
 
     @model_validator(mode="after")
     def _key_for_algorithm(self) -> JwtSettings:
@@ -98,32 +141,64 @@ class LimitSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    max_depth: int = Field(default=10, ge=1)
-    max_aliases: int = Field(default=30, ge=0)
-    #: directives written in one document, known or not (counted before validation)
-    max_directives: int = Field(default=50, ge=0)
-    max_tokens: int = Field(default=2000, ge=1)
-    #: the estimated number of backend requests one query may cause
-    max_cost: int = Field(default=2000, ge=1)
-    max_page_size: int = Field(default=500, ge=1)
-    max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    max_depth: int = Field(default=10, ge=1, description="the deepest selection nesting")
+    max_aliases: int = Field(
+        default=30, ge=0, description="aliases in one document, `__typename`'s included"
+    )
+    max_directives: int = Field(
+        default=50,
+        ge=0,
+        description="directives written in one document, known or not (counted before validation)",
+    )
+    max_tokens: int = Field(default=2000, ge=1, description="lexical tokens in one document")
+    max_cost: int = Field(
+        default=2000,
+        ge=1,
+        description="the estimated number of backend requests one query may cause",
+    )
+    max_page_size: int = Field(
+        default=500, ge=1, description="the largest `first` a connection field accepts"
+    )
+    max_body_bytes: int = Field(
+        default=1_000_000, ge=1024, description="the largest request body; a larger one is HTTP 413"
+    )
 
 
 class SecuritySettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    require_auth: bool = True
-    anonymous_scopes: tuple[str, ...] = ()
-    introspection: bool = False
-    api_keys: tuple[ApiKeySettings, ...] = ()
-    jwt: JwtSettings | None = None
-    #: origins allowed to call from a browser (CORS); none by default
-    cors_origins: tuple[str, ...] = ()
-    limits: LimitSettings = LimitSettings()
-    #: a manifest {"<sha256>": "<document>"} checked at start-up (gateway.persisted)
-    persisted_queries: Path | None = None
-    #: run only the manifest's documents (PERSISTED_QUERY_NOT_IN_LIST for any other)
-    persisted_only: bool = False
+    require_auth: bool = Field(
+        default=True,
+        description="false: callers without a credential get anonymous_scopes instead of HTTP 401",
+    )
+    anonymous_scopes: tuple[str, ...] = Field(
+        default=(), description="the scopes of a caller without a credential (require_auth = false)"
+    )
+    introspection: bool = Field(
+        default=False,
+        description='answer __schema and __type, serve GraphiQL and say "Did you mean ...?"',
+    )
+    api_keys: tuple[ApiKeySettings, ...] = Field(
+        default=(), description="the API keys: one [[security.api_keys]] table each"
+    )
+    jwt: JwtSettings | None = Field(
+        default=None, description="accept Bearer JWTs as credentials too (`exp` required)"
+    )
+    cors_origins: tuple[str, ...] = Field(
+        default=(), description="origins allowed to call from a browser (CORS); none by default"
+    )
+    limits: LimitSettings = Field(
+        default=LimitSettings(), description="query limits checked before any backend call"
+    )
+    persisted_queries: Path | None = Field(
+        default=None,
+        description='a manifest {"<sha256>": "<document>"} of trusted documents, checked at '
+        "start-up (relative to the working directory)",
+    )
+    persisted_only: bool = Field(
+        default=False,
+        description="run only the manifest's documents (PERSISTED_QUERY_NOT_IN_LIST for any other)",
+    )
 
     @model_validator(mode="after")
     def _list_for_only(self) -> SecuritySettings:
@@ -137,20 +212,32 @@ class PerformanceSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    #: "aiohttp": aiohttp directly; "httpx-aiohttp": httpx over httpx-aiohttp's
-    #: transport; "httpx": httpx with its own connection pool
-    http_transport: HttpTransport = "aiohttp"
-    #: parses, validations and query analyses cached per query text
-    query_caches: bool = True
-    #: false: the naive gateway, every load its own backend call (for comparison only)
-    loaders: bool = True
-    #: `gateway serve` and `gateway demo` move the objects that exist at start (modules,
-    #: schema, config) out of the cycle collector's reach (``gc.freeze``)...
-    gc_freeze: bool = True
-    #: ...and run a young collection every this many (net) allocations, not Python's 700:
-    #: a request's objects are freed by reference counting as it ends, so collections
-    #: only rescan what requests in flight still hold (0 keeps Python's default)
-    gc_young_threshold: int = Field(default=7000, ge=0)
+    http_transport: HttpTransport = Field(
+        default="aiohttp",
+        description='"aiohttp": aiohttp directly; "httpx-aiohttp": httpx over httpx-aiohttp\'s '
+        'transport; "httpx": httpx with its own connection pool',
+    )
+    query_caches: bool = Field(
+        default=True, description="cache parses, validations and query analyses per query text"
+    )
+    loaders: bool = Field(
+        default=True,
+        description="false: the naive gateway, every load its own backend call (for "
+        "comparison only)",
+    )
+    #: A request's objects are freed by reference counting as it ends, so collections
+    #: only rescan what requests in flight still hold.
+    gc_freeze: bool = Field(
+        default=True,
+        description="`gateway serve` and `gateway demo` move the objects that exist at start "
+        "(modules, schema, config) out of the cycle collector's reach (gc.freeze)",
+    )
+    gc_young_threshold: int = Field(
+        default=7000,
+        ge=0,
+        description="run a young collection every this many (net) allocations, not "
+        "Python's 700 (0 keeps Python's default)",
+    )
 
 
 class CacheSettings(BaseModel):
@@ -158,17 +245,28 @@ class CacheSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    #: "memory": this process only; "redis": shared by every worker and replica
-    backend: Literal["memory", "redis"] = "memory"
-    #: redis://[:password@]host:6379/0, for backend = "redis"
-    url: str | None = None
-    #: the memory store's size; the least recently used entries go first
-    max_entries: int = Field(default=50_000, ge=1)
-    #: 32 random bytes, base64: what Redis holds (cached bodies, APQ documents, tokens) is
-    #: sealed with it (AES-GCM); required with backend = "redis", unused by the memory store
-    encryption_key: str | None = None
-    #: the key before the current one, while rotating: what it sealed is still read
-    encryption_key_previous: str | None = None
+    backend: Literal["memory", "redis"] = Field(
+        default="memory",
+        description='"memory": this process only; "redis": shared by every worker and replica',
+    )
+    url: str | None = Field(
+        default=None, description='redis://[:password@]host:6379/0, for backend = "redis"'
+    )
+    max_entries: int = Field(
+        default=50_000,
+        ge=1,
+        description="the memory store's size; the least recently used entries go first",
+    )
+    encryption_key: str | None = Field(
+        default=None,
+        description="32 random bytes, base64: what Redis holds (cached bodies, APQ documents,"
+        ' tokens) is sealed with it (AES-GCM); required with backend = "redis", unused by the'
+        " memory store",
+    )
+    encryption_key_previous: str | None = Field(
+        default=None,
+        description="the key before the current one, while rotating: what it sealed is still read",
+    )
 
     @field_validator("encryption_key", "encryption_key_previous")
     @classmethod
@@ -199,11 +297,23 @@ class Settings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
-    server: ServerSettings = ServerSettings()
-    sources: Mapping[str, SourceSettings] = Field(default_factory=dict)
-    security: SecuritySettings = SecuritySettings()
-    performance: PerformanceSettings = PerformanceSettings()
-    cache: CacheSettings = CacheSettings()
+    server: ServerSettings = Field(
+        default=ServerSettings(), description="the HTTP server, logs and /metrics"
+    )
+    sources: Mapping[str, SourceSettings] = Field(
+        default_factory=dict,
+        description="the backends: one [sources.<name>] table each, the key its name",
+    )
+    security: SecuritySettings = Field(
+        default=SecuritySettings(), description="who may ask what, and query limits"
+    )
+    performance: PerformanceSettings = Field(
+        default=PerformanceSettings(), description="the levers measured in bench/"
+    )
+    cache: CacheSettings = Field(
+        default=CacheSettings(),
+        description="where cached answers and rate budgets live (this process, or Redis)",
+    )
 
     def secrets(self) -> list[str]:
         values = [s for src in self.sources.values() for s in src.secrets()]

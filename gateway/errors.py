@@ -1,6 +1,6 @@
 """The gateway's exception tree, sorted by what the caller does next.
 
-Every error a client sees carries one of the public codes from DESIGN.md in
+Every error a client sees carries one of the public codes of docs/errors.md in
 ``extensions.code``; backend errors also name the source and, where the backend sent
 one, its own code.
 """

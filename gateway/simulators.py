@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, Literal
 
+import tomli_w
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -28,7 +29,7 @@ from gateway.sources.highlevel import simulator as highlevel
 from gateway.sources.licensespring import simulator as licensespring
 from gateway.sources.zaveit import simulator as zaveit
 
-#: kind → its simulator module, and the source name the demo gives it (DESIGN.md's names)
+#: kind → its simulator module, and the source name the demo gives it (as in docs/)
 SIMULATORS: dict[str, tuple[ModuleType, str]] = {
     "licensespring": (licensespring, "licensing"),
     "zaveit": (zaveit, "reseller"),
@@ -96,6 +97,20 @@ def demo_config(
             "introspection": True,
         },
     }
+
+
+def simulator_config_toml(base_url: str, *, rate_limit: bool = True) -> str:
+    """The config file for simulators served at ``base_url`` (``gateway simulate
+    --print-config``): the demo's sources with their fixed demo credentials, open access."""
+    config = demo_config(base_url)
+    if not rate_limit:  # the simulator enforces none: no client-side budget either
+        config["sources"]["hl-main"]["rate_limit"] = 0
+    header = (
+        f"# The built-in simulators at {base_url} (gateway simulate --print-config).\n"
+        "# Demo credentials and open access: for trying the gateway, never for real data.\n"
+        "# Every key: docs/configuration.md\n\n"
+    )
+    return header + tomli_w.dumps(config)
 
 
 def _credentials(kind: str, token_store: str | None) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""The config file (DESIGN.md's example, and every way it can be wrong) and the CLI."""
+"""The config file (docs/configuration.md's example, and every way it can be wrong) and the CLI."""
 
 from __future__ import annotations
 

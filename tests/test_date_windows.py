@@ -19,7 +19,7 @@ from tests.test_listing import PAGE, _utc, every_order
 
 #: Generated orders per simulator: ~15,000 in all, ~3,000 per backend list.
 ORDERS = 3000
-#: Every backend's largest list page (BACKENDS.md; the adapters' list_page_size).
+#: Every backend's largest list page (docs/backends.md; the adapters' list_page_size).
 LARGEST = 100
 #: Kinds whose list is paged by page number: a page starts at a multiple of its size.
 PAGED_BY_NUMBER = {"zaveit", "hamgam"}

@@ -81,7 +81,7 @@ def test_the_gateway_config_validates_with_every_variable_from_the_env_file(
     for name in ("LICENSING_URL", "RESELLER_URL", "SHOP_URL", "ADOBE_URL", "HIGHLEVEL_URL"):
         monkeypatch.setenv(name, "https://backend.example.com")
     data = tomllib.loads(text)
-    assert data["cache"] == {  # DESIGN.md's keys
+    assert data["cache"] == {  # the documented keys (docs/configuration.md)
         "backend": "redis",
         "url": "${REDIS_URL}",
         "encryption_key": "${CACHE_KEY}",
@@ -152,7 +152,7 @@ def test_the_dashboard_queries_only_what_metrics_exposes(sims: Simulators) -> No
                 assert label in labels, f"{panel['title']}: no label {label}"
                 if label in ALLOWED_VALUES:
                     assert set(values.split("|")) <= ALLOWED_VALUES[label], expr
-    # every family DESIGN.md names is on the dashboard
+    # every family docs/operations.md names is on the dashboard
     assert {re.sub(r"_(bucket|count|sum)$", "", n) for n in used} >= {
         "gateway_requests_total",
         "gateway_request_duration_seconds",

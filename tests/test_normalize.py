@@ -71,7 +71,7 @@ def test_licensespring_seed_order() -> None:
     )
     assert (lic.max_activations, lic.times_activated) == (5, 0)
     assert lic.valid_until == datetime(2020, 9, 30, tzinfo=UTC)
-    # DESIGN.md: a date-only value is midnight UTC that day.
+    # docs/bi.md: a date-only value is midnight UTC that day.
     assert lic.maintenance_until == datetime(2021, 1, 10, tzinfo=UTC)
     assert [
         (f.code, f.name, f.feature_type, f.max_consumption, f.total_consumptions)

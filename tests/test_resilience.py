@@ -223,7 +223,7 @@ def test_a_misshapen_line_item_costs_only_the_line_items(
     # Items are read only where selected: `a` is whole; `b` loses what it could not read.
     assert body["data"]["a"] == {
         "number": "HG-2024-000123",
-        "price": {"total": {"amount": "1850.00"}},  # seed 002: total 185000 (EUR cents)
+        "price": {"total": {"amount": "1850.00"}},  # the shop's sample: total 185000 (EUR cents)
     }
     assert body["data"]["b"] is None
     assert [i["quantity"] for i in body["data"]["c"]["lineItems"]] == [

@@ -1,4 +1,4 @@
-"""/metrics: every name and label DESIGN.md gives, counted from real traffic.
+"""/metrics: every name and label docs/operations.md gives, counted from real traffic.
 
 Counters live for the whole test process, so each test compares a scrape before and
 after its own requests.

@@ -1,4 +1,4 @@
-"""Backend credentials that renew themselves (DESIGN.md, "Backend credentials that renew").
+"""Backend credentials that renew themselves (docs/backends.md, "Credentials that renew").
 
 A source with a fixed ``token`` has none of this: its Authorization header is fixed on its
 connection pool. A source configured with OAuth keys gets a :class:`Credential` that the

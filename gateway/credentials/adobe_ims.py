@@ -1,4 +1,4 @@
-"""Adobe IMS, OAuth server-to-server (BACKENDS.md): client credentials for an access token.
+"""Adobe IMS, OAuth server-to-server (docs/backends.md): client credentials for an access token.
 
 ``POST {ims_url}/ims/token/v3`` with ``client_id``, ``client_secret``,
 ``grant_type=client_credentials`` and ``scope`` (comma-separated); no refresh token: a new

@@ -1,4 +1,4 @@
-"""HighLevel OAuth 2.0 (BACKENDS.md): a refresh token for an access token and the next
+"""HighLevel OAuth 2.0 (docs/backends.md): a refresh token for an access token and the next
 refresh token; the one presented is spent.
 
 ``POST {oauth_url}/oauth/token`` with ``client_id``, ``client_secret``,

@@ -38,7 +38,7 @@ from gateway.domain import OrderQuery
 from gateway.errors import QUERY_TOO_COMPLEX, Forbidden, GatewayError
 from gateway.security import ORDERS_READ, PII_READ, RAW_READ
 
-#: Fields that hold personal data (DESIGN.md): null without the pii:read scope.
+#: Fields that hold personal data (docs/errors.md, FORBIDDEN): null without the pii:read scope.
 PII_FIELDS = frozenset(
     {("Customer", f) for f in ("email", "firstName", "lastName", "name", "phone", "address")}
     | {("LicenseUser", f) for f in ("email", "firstName", "lastName")}

@@ -1,4 +1,4 @@
-"""GraphQL object types: thin views of the domain objects (DESIGN.md names)."""
+"""GraphQL object types: thin views of the domain objects (names: schema.graphql)."""
 
 from __future__ import annotations
 

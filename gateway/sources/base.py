@@ -19,28 +19,72 @@ class SourceSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    kind: str
-    base_url: AnyHttpUrl
-    timeout_s: float = Field(default=10.0, gt=0, le=300)
-    max_concurrency: int = Field(default=10, ge=1, le=1000)
-    retries: int = Field(default=2, ge=0, le=10)
-    #: false: never push list filters down to the backend, filter in the gateway only
-    pushdown: bool = True
-    #: consecutive failed calls that open the circuit, and how long it stays open
-    breaker_threshold: int = Field(default=5, ge=1, le=1000)
-    breaker_cooldown_s: float = Field(default=30.0, gt=0, le=3600)
-    #: the longest wait a Retry-After can ask for; a longer one waits only this long
-    retry_after_cap_s: float = Field(default=30.0, ge=0, le=600)
-    #: client-side rate limit: at most rate_limit calls per rate_window_s (unset or 0: none)
-    rate_limit: int | None = Field(default=None, ge=0)
-    rate_window_s: float = Field(default=10.0, gt=0, le=3600)
-    #: the longest a call waits for a slot of the rate budget; then BACKEND_RATE_LIMITED
-    rate_wait_s: float = Field(default=2.0, ge=0, le=600)
-    #: orders, customers and list pages are reused this long (0: not cached)
-    cache_ttl_s: float = Field(default=0.0, ge=0, le=86400)
-    #: when the backend fails or its budget is spent, a cached copy up to this much older
-    #: than its TTL answers, with a STALE warning
-    stale_if_error_s: float = Field(default=0.0, ge=0, le=7 * 86400)
+    kind: str = Field(description="the backend's kind (docs/backends.md)")
+    base_url: AnyHttpUrl = Field(description="the backend API's root URL")
+    timeout_s: float = Field(
+        default=10.0, gt=0, le=300, description="seconds one backend call may take"
+    )
+    max_concurrency: int = Field(
+        default=10, ge=1, le=1000, description="backend calls of this source in flight at once"
+    )
+    retries: int = Field(
+        default=2,
+        ge=0,
+        le=10,
+        description="retries of a GET after a connection error, timeout, 429, 502, 503 or 504",
+    )
+    pushdown: bool = Field(
+        default=True,
+        description="false: never push list filters down to the backend, filter in the "
+        "gateway only",
+    )
+    breaker_threshold: int = Field(
+        default=5,
+        ge=1,
+        le=1000,
+        description="consecutive failed calls that open the circuit (calls then fail at once)",
+    )
+    breaker_cooldown_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="how long an open circuit stays open before one trial call",
+    )
+    retry_after_cap_s: float = Field(
+        default=30.0,
+        ge=0,
+        le=600,
+        description="the longest wait a Retry-After can ask for; a longer one waits only this long",
+    )
+    rate_limit: int | None = Field(
+        default=None,
+        ge=0,
+        description="client-side rate limit: at most this many calls per rate_window_s "
+        '(unset or 0: none); one budget for all replicas with [cache] backend = "redis"',
+    )
+    rate_window_s: float = Field(
+        default=10.0, gt=0, le=3600, description="the window of rate_limit, in seconds"
+    )
+    rate_wait_s: float = Field(
+        default=2.0,
+        ge=0,
+        le=600,
+        description="the longest a call waits for a slot of the rate budget; then "
+        "BACKEND_RATE_LIMITED",
+    )
+    cache_ttl_s: float = Field(
+        default=0.0,
+        ge=0,
+        le=86400,
+        description="orders, customers and list pages are reused this long (0: not cached)",
+    )
+    stale_if_error_s: float = Field(
+        default=0.0,
+        ge=0,
+        le=7 * 86400,
+        description="when the backend fails or its budget is spent, a cached copy up to "
+        "this much older than its TTL answers, with a STALE warning",
+    )
 
     def secrets(self) -> list[str]:
         """Credential values that must never appear in a response, error or log."""

@@ -62,7 +62,7 @@ class RestSource(ABC, Generic[S]):
     """Shared mechanics of a source; see :class:`gateway.sources.base.Source`."""
 
     kind: ClassVar[SourceKind]
-    #: the largest page of the backend's order list (BACKENDS.md)
+    #: the largest page of the backend's order list (docs/backends.md)
     list_page_size: ClassVar[int]
     read_error: ClassVar[ErrorReader] = staticmethod(read_detail_error)
     #: the header carrying the gateway's request id to the backend (None: none, or the

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Iterable
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, Literal, TextIO
 
@@ -26,14 +27,27 @@ from gateway.telemetry import requestid
 LogFormat = Literal["text", "json"]
 TEXT_FORMAT = "%(levelname)s %(name)s [%(request_id)s]: %(message)s"
 
-# Attributes every LogRecord has: anything else on a record came from ``extra=``.
-_STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "request_id"}
+# Attributes every LogRecord has: anything else on a record came from ``extra=``, except
+# uvicorn's ``color_message`` (the message again, with ANSI colour escapes).
+_STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {
+    "message",
+    "asctime",
+    "request_id",
+    "color_message",
+}
+
+#: True in a task whose uvicorn server should log warnings only: `gateway demo` runs the
+#: simulators' server beside the gateway's in one process, and uvicorn's loggers are
+#: global, so without it each lifecycle line ("Started server process") came twice.
+QUIET_SERVER: ContextVar[bool] = ContextVar("quiet_server", default=False)
 
 
 class RequestContext(logging.Filter):
     """Adds ``request_id`` to every record and drops the query string from access lines."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if QUIET_SERVER.get() and record.name.startswith("uvicorn") and record.levelno < 30:
+            return False
         record.request_id = requestid.current() or "-"
         if record.name == "uvicorn.access" and isinstance(record.args, tuple):
             args = list(record.args)

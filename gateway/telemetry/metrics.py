@@ -1,4 +1,4 @@
-"""The Prometheus metrics DESIGN.md names ("Operating it"), and /metrics.
+"""The Prometheus metrics docs/operations.md names, and /metrics.
 
 Names and labels are public: dashboards and alerts depend on them.
 

@@ -36,8 +36,8 @@ def new() -> str:
 
 
 def accept_or_make(value: str | None) -> str:
-    """The client's id when it is 1 to 128 of ``[A-Za-z0-9._-]`` (DESIGN.md), else a new one:
-    anything else could smuggle text into logs and backend headers."""
+    """The client's id when it is 1 to 128 of ``[A-Za-z0-9._-]`` (docs/operations.md), else
+    a new one: anything else could smuggle text into logs and backend headers."""
     if value is not None and _SAFE.fullmatch(value):
         return value
     return new()

@@ -1,4 +1,4 @@
-"""The Adobe VIP Marketplace Partner API (BACKENDS.md, seed 003)."""
+"""The Adobe VIP Marketplace Partner API (docs/backends.md)."""
 
 from __future__ import annotations
 

@@ -14,20 +14,39 @@ from gateway.sources.base import SourceSettings
 
 class AdobeVipSettings(SourceSettings):
     kind: Literal["adobe_vip"] = "adobe_vip"
-    #: a fixed IMS access token, sent as "Authorization: Bearer <token>"; or the ims_* keys
-    token: str | None = None
-    #: the integration's API key, sent as "X-Api-Key" (with ims_client_id: the client id)
-    api_key: str | None = None
-    #: OAuth server-to-server: the access token is asked of Adobe IMS and renewed
-    ims_client_id: str | None = None
-    ims_client_secret: str | None = None
-    ims_scopes: str = "openid,AdobeID,read_organizations"
-    #: POST {ims_url}/ims/token/v3
-    ims_url: AnyHttpUrl = AnyHttpUrl(DEFAULT_URL)
-    #: customers whose order history the order list covers
-    customer_ids: tuple[str, ...] = Field(default=(), max_length=1000)
-    #: ask for `pricing` on every line (fetch-price=true)
-    fetch_price: bool = True
+    token: str | None = Field(
+        default=None,
+        description='a fixed IMS access token, sent as "Authorization: Bearer <token>" '
+        "(needs api_key); or the ims_* keys",
+    )
+    api_key: str | None = Field(
+        default=None,
+        description='the integration\'s API key, sent as "X-Api-Key", with token (with '
+        "ims_client_id, the client id is sent)",
+    )
+    ims_client_id: str | None = Field(
+        default=None,
+        description="OAuth server-to-server instead of token: the access token is asked of "
+        "Adobe IMS and renewed",
+    )
+    ims_client_secret: str | None = Field(
+        default=None, description="the client secret, with ims_client_id"
+    )
+    ims_scopes: str = Field(
+        default="openid,AdobeID,read_organizations",
+        description="the scopes asked of IMS, comma-separated",
+    )
+    ims_url: AnyHttpUrl = Field(
+        default=AnyHttpUrl(DEFAULT_URL), description="IMS: POST {ims_url}/ims/token/v3"
+    )
+    customer_ids: tuple[str, ...] = Field(
+        default=(),
+        max_length=1000,
+        description="customers whose order history the order list covers (one list each)",
+    )
+    fetch_price: bool = Field(
+        default=True, description="ask for `pricing` on every line (fetch-price=true)"
+    )
 
     @model_validator(mode="after")
     def _credentials(self) -> AdobeVipSettings:

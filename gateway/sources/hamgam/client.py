@@ -1,4 +1,4 @@
-"""The Hamgam shop API (BACKENDS.md, seed 002)."""
+"""The Hamgam shop API (docs/backends.md)."""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ from gateway.values import boolean, full_name, money_minor, status_of, text, utc
 
 KIND = SourceKind.HAMGAM
 
-#: Hamgam's status names (unconfirmed by its docs; BACKENDS.md) → the unified status.
+#: Hamgam's status names (unconfirmed by its docs; docs/backends.md) → the unified status.
 STATUSES: dict[str, OrderStatus] = {
     "pending": OrderStatus.PENDING,
     "processing": OrderStatus.PROCESSING,

@@ -9,9 +9,14 @@ from gateway.sources.base import SourceSettings
 
 class HamgamSettings(SourceSettings):
     kind: Literal["hamgam"] = "hamgam"
-    token: str
-    #: ISO 4217 code: the shop's payloads carry amounts in minor units and no currency.
-    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    token: str = Field(
+        description='a staff or admin API token, sent as "Authorization: Token <token>"'
+    )
+    currency: str = Field(
+        pattern=r"^[A-Z]{3}$",
+        description="the shop's ISO 4217 currency: its payloads carry amounts in minor units "
+        "and name no currency",
+    )
 
     def secrets(self) -> list[str]:
         return [self.token]

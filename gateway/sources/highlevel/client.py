@@ -1,4 +1,4 @@
-"""The HighLevel (LeadConnector) payments API (BACKENDS.md, seed 004)."""
+"""The HighLevel (LeadConnector) payments API (docs/backends.md)."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AnyHttpUrl, model_validator
+from pydantic import AnyHttpUrl, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from gateway.credentials.config import one_way
@@ -15,22 +15,42 @@ from gateway.sources.base import SourceSettings
 
 class HighLevelSettings(SourceSettings):
     kind: Literal["highlevel"] = "highlevel"
-    #: a private integration token, sent as "Authorization: Bearer <token>"; or oauth_*
-    token: str | None = None
-    #: a marketplace app's OAuth: the access token is renewed with a refresh token that
-    #: rotates (each renewal spends it and returns the next)
-    oauth_client_id: str | None = None
-    oauth_client_secret: str | None = None
-    #: the first refresh token; a rotated one stored (Redis or token_store) wins over it
-    oauth_refresh_token: str | None = None
-    #: POST {oauth_url}/oauth/token
-    oauth_url: AnyHttpUrl = AnyHttpUrl(DEFAULT_URL)
-    #: the file rotated refresh tokens live in when [cache] is not redis (mode 0600)
-    token_store: str | None = None
-    #: the sub-account (location) whose orders are read; sent as altId with altType=location
-    location_id: str
-    #: HighLevel allows 100 requests per 10 s per location: bursts queue client-side
-    rate_limit: int | None = 100
+    token: str | None = Field(
+        default=None,
+        description='a Private Integration token, sent as "Authorization: Bearer <token>"; '
+        "or the oauth_* keys",
+    )
+    oauth_client_id: str | None = Field(
+        default=None,
+        description="a marketplace app's OAuth instead of token: the access token is renewed "
+        "with a refresh token that rotates (each renewal spends it and returns the next)",
+    )
+    oauth_client_secret: str | None = Field(
+        default=None, description="the app's client secret, with oauth_client_id"
+    )
+    oauth_refresh_token: str | None = Field(
+        default=None,
+        description="the first refresh token; a rotated one stored (Redis or token_store) "
+        "wins over it",
+    )
+    oauth_url: AnyHttpUrl = Field(
+        default=AnyHttpUrl(DEFAULT_URL), description="POST {oauth_url}/oauth/token"
+    )
+    token_store: str | None = Field(
+        default=None,
+        description="the file rotated refresh tokens live in (mode 0600); required with "
+        'oauth_refresh_token unless [cache] backend = "redis"',
+    )
+    location_id: str = Field(
+        description="the sub-account (location) whose orders are read; sent as altId with "
+        "altType=location"
+    )
+    rate_limit: int | None = Field(
+        default=100,
+        ge=0,
+        description="HighLevel allows 100 requests per 10 s per location: bursts queue "
+        "client-side (0: no budget)",
+    )
 
     @model_validator(mode="after")
     def _credentials(self) -> HighLevelSettings:

@@ -1,4 +1,4 @@
-"""The LicenseSpring Management API (BACKENDS.md, seed 000)."""
+"""The LicenseSpring Management API (docs/backends.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Zaveit API choices BACKENDS.md marks unconfirmed, kept in one place to correct easily.
+"""Zaveit API choices its public docs leave open (docs/backends.md), kept in one place.
 
 The client and the simulator both read these, so a correction is made once.
 """

@@ -1,4 +1,4 @@
-"""The Zaveit marketplace API (BACKENDS.md, seed 001)."""
+"""The Zaveit marketplace API (docs/backends.md)."""
 
 from __future__ import annotations
 

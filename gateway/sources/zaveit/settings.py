@@ -2,13 +2,14 @@
 
 from typing import Literal
 
+from pydantic import Field
+
 from gateway.sources.base import SourceSettings
 
 
 class ZaveitSettings(SourceSettings):
     kind: Literal["zaveit"] = "zaveit"
-    #: sent in the "~session" header
-    token: str
+    token: str = Field(description='the session token, sent in the "~session" header')
 
     def secrets(self) -> list[str]:
         return [self.token]
