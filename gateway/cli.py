@@ -1,10 +1,11 @@
-"""The `gateway` command: serve, demo, simulate, schema, export, check."""
+"""The `gateway` command: serve, demo, simulate, schema, manifest-schema, export, check."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import gc
+import json
 import os
 import signal
 import sys
@@ -85,6 +86,9 @@ def _parser() -> argparse.ArgumentParser:
             help="generated orders per simulator (default: the demo's 60)",
         )
     sub.add_parser("schema", help="print the GraphQL SDL")
+    sub.add_parser(
+        "manifest-schema", help="print the JSON Schema of a source manifest (docs/manifests.md)"
+    )
     export.add_parser(sub)
     check = sub.add_parser(
         "check", help="validate the config and make one authenticated call per source"
@@ -292,6 +296,10 @@ def main(argv: list[str] | None = None) -> int:
             from gateway.schema.query import schema_sdl
 
             sys.stdout.write(schema_sdl())
+        elif args.command == "manifest-schema":
+            from gateway.sources.manifest.model import Manifest
+
+            sys.stdout.write(json.dumps(Manifest.model_json_schema(), indent=2) + "\n")
         elif args.command == "check":
             return _check(_config(args.config, env))
         elif args.command == "serve":
