@@ -1,10 +1,12 @@
-"""The `gateway` command: serve, demo, simulate, schema, config-schema, export, check."""
+"""The `gateway` command: serve, demo, simulate, schema, config-schema, manifest-schema,
+export, check."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import gc
+import json
 import os
 import signal
 import socket
@@ -98,6 +100,9 @@ def _parser() -> argparse.ArgumentParser:
         help="the federation subgraph's SDL ([server] federation = true) instead",
     )
     sub.add_parser("config-schema", help="print the JSON Schema of the config file (for editors)")
+    sub.add_parser(
+        "manifest-schema", help="print the JSON Schema of a source manifest (docs/manifests.md)"
+    )
     export.add_parser(sub)
     check = sub.add_parser(
         "check", help="validate the config and make one authenticated call per source"
@@ -354,6 +359,10 @@ def main(argv: list[str] | None = None) -> int:
             from gateway.reference import config_schema_text
 
             sys.stdout.write(config_schema_text())
+        elif args.command == "manifest-schema":
+            from gateway.sources.manifest.model import Manifest
+
+            sys.stdout.write(json.dumps(Manifest.model_json_schema(), indent=2) + "\n")
         elif args.command == "check":
             return _check(_config(args.config, env))
         elif args.command == "serve":

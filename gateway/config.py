@@ -28,6 +28,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from gateway.cache.sealing import decode_key
 from gateway.errors import ConfigError
 from gateway.sources.base import HttpTransport, SourceSettings
+from gateway.sources.manifest import ManifestError
 from gateway.sources.registry import ADAPTERS
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -388,9 +389,12 @@ def settings_from_mapping(mapping: Mapping[str, Any]) -> Settings:
                 f"{where}.kind: unknown kind '{kind}' (known: {', '.join(sorted(ADAPTERS))})"
             )
         try:
-            sources[name] = adapter.settings.model_validate(table)
+            model = adapter.settings_model(table)
+            sources[name] = model.model_validate(table)
+        except ManifestError as exc:
+            raise ConfigError(f"{where}.manifest: {exc}") from None
         except ValidationError as exc:
-            raise ConfigError(_describe(exc, where, adapter.settings)) from None
+            raise ConfigError(_describe(exc, where, model)) from None
     try:
         settings = Settings.model_validate({**data, "sources": sources})
     except ValidationError as exc:

@@ -20,6 +20,9 @@ class SourceKind(enum.Enum):
     HAMGAM = "hamgam"
     ADOBE_VIP = "adobe_vip"
     HIGHLEVEL = "highlevel"
+    WOOCOMMERCE = "woocommerce"
+    #: a backend described by the user's own manifest file
+    MANIFEST = "manifest"
 
 
 class OrderStatus(enum.Enum):

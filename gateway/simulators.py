@@ -27,6 +27,7 @@ from gateway.sources.adobe_vip import simulator as adobe_vip
 from gateway.sources.hamgam import simulator as hamgam
 from gateway.sources.highlevel import simulator as highlevel
 from gateway.sources.licensespring import simulator as licensespring
+from gateway.sources.woocommerce import simulator as woocommerce
 from gateway.sources.zaveit import simulator as zaveit
 
 #: kind → its simulator module, and the source name the demo gives it (as in docs/)
@@ -36,6 +37,7 @@ SIMULATORS: dict[str, tuple[ModuleType, str]] = {
     "hamgam": (hamgam, "eu-shop"),
     "adobe_vip": (adobe_vip, "adobe"),
     "highlevel": (highlevel, "hl-main"),
+    "woocommerce": (woocommerce, "woo"),
 }
 
 

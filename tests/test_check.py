@@ -51,14 +51,15 @@ def test_every_source_answers(sims: Simulators, tmp_path: Path) -> None:
         "eu-shop": ["hamgam", "OK"],
         "adobe": ["adobe_vip", "OK"],
         "hl-main": ["highlevel", "OK"],
+        "woo": ["woocommerce", "OK"],
     }
     assert all(row[4] == "ms" and row[3].isdigit() for row in rows.values())
     # one cheap call each: the first order of the source's list
     calls = sims.log.entries
     assert sorted(e.mount for e in calls) == sorted(
-        ["licensespring", "zaveit", "hamgam", "adobe_vip", "highlevel"]
+        ["licensespring", "zaveit", "hamgam", "adobe_vip", "highlevel", "woocommerce"]
     )
-    sizes = ("limit", "page_size", "~perPage")
+    sizes = ("limit", "page_size", "~perPage", "per_page")
     assert all(any(e.param(p) == "1" for p in sizes) for e in calls), calls
 
 

@@ -18,10 +18,12 @@ import pytest
 
 from gateway.config import settings_from_mapping
 from gateway.reference import config_reference, config_schema, undescribed
+from gateway.simulators import SIMULATORS
 from gateway.sources.registry import ADAPTERS
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
+HAMGAM_MANIFEST = ROOT / "gateway" / "sources" / "hamgam" / "manifest.toml"
 REGENERATE = "docs/ is stale: run `make docs` (python scripts/gen_docs.py) and commit the result"
 
 
@@ -81,6 +83,8 @@ def test_the_backends_guide_examples_load_and_fit_the_schema(
         for name in re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", block):
             monkeypatch.setenv(name, f"value-of-{name}")
         text = block.replace("/var/lib/gateway/tokens", str(tmp_path / "tokens"))
+        # the manifest example's file: the Hamgam manifest takes the same keys
+        text = text.replace("/etc/gateway/my-shop.toml", str(HAMGAM_MANIFEST))
         data = tomllib.loads(text)
         errors = [e.message for e in validator.iter_errors(data)]
         assert errors == [], (block, errors)
@@ -148,7 +152,7 @@ def _read_config(proc: subprocess.Popen[str], deadline_s: float = 60) -> str:
                 data = tomllib.loads("".join(text))
             except tomllib.TOMLDecodeError:
                 continue
-            if len(data.get("sources", {})) == len(ADAPTERS) and "introspection" in data.get(
+            if len(data.get("sources", {})) == len(SIMULATORS) and "introspection" in data.get(
                 "security", {}
             ):
                 break
@@ -182,6 +186,7 @@ def test_simulate_print_config_runs_check_and_export_unchanged(tmp_path: Path) -
             ("eu-shop", "hamgam", "OK"),
             ("adobe", "adobe_vip", "OK"),
             ("hl-main", "highlevel", "OK"),
+            ("woo", "woocommerce", "OK"),
         }
 
         query = tmp_path / "orders.graphql"

@@ -22,6 +22,7 @@ def test_get_query_and_graphiql(sims: Simulators) -> None:
             "eu-shop",
             "adobe",
             "hl-main",
+            "woo",
         ]
         assert all(s["healthy"] for s in r.json()["data"]["sources"])
         page = client.get("/graphql", headers={"accept": "text/html"})

@@ -51,6 +51,10 @@ _register_enum(
         "HAMGAM": "Hamgam (web shop): amounts in minor units of the source's configured currency.",
         "ADOBE_VIP": "Adobe VIP Marketplace: orders under customers; numeric status codes.",
         "HIGHLEVEL": "HighLevel (LeadConnector) payments: the orders of one location.",
+        "WOOCOMMERCE": "WooCommerce (REST API v3): a shop's orders; a kind described by a "
+        "manifest shipped with the gateway.",
+        "MANIFEST": "A backend described by the operator's own manifest file "
+        "(the source's name says which).",
     },
 )
 _register_enum(

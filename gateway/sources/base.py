@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol, TypeAlias, TypeVar
+from typing import Any, Literal, Protocol, TypeAlias, TypeVar
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 
@@ -152,9 +152,24 @@ class Source(Protocol):
 class Adapter:
     """How the registry builds one kind: its settings model and its source class."""
 
-    kind: SourceKind
+    #: the sourceKind its objects report (None: the manifest it reads says)
+    kind: SourceKind | None
     settings: type[SourceSettings]
     #: called as create(name, settings, transport=None, clock=None,
     #: http_transport="aiohttp", cache=None, coalesce=True, tracer=None,
     #: metrics=True) → a Source
     create: Callable[..., Source]
+    #: the kind's name in configs (default: ``kind``'s value)
+    name: str | None = None
+    #: the settings model for one table, where it depends on the table (a user's manifest)
+    settings_for: Callable[[Mapping[str, Any]], type[SourceSettings]] | None = None
+
+    @property
+    def config_name(self) -> str:
+        if self.name is not None:
+            return self.name
+        assert self.kind is not None
+        return self.kind.value
+
+    def settings_model(self, table: Mapping[str, Any]) -> type[SourceSettings]:
+        return self.settings if self.settings_for is None else self.settings_for(table)

@@ -1,0 +1,15 @@
+"""WooCommerce (REST API v3): the first kind described by a manifest, not Python.
+
+manifest.toml says everything the adapter does; samples.json holds payloads in the
+shapes of WooCommerce's documentation, which the simulator serves.
+"""
+
+from pathlib import Path
+
+from gateway.sources.manifest import adapter_of
+
+HERE = Path(__file__).parent
+MANIFEST = HERE / "manifest.toml"
+SAMPLES = HERE / "samples.json"
+
+ADAPTER = adapter_of(MANIFEST)

@@ -1,0 +1,27 @@
+"""The WooCommerce simulator: the manifest's generic simulator over samples.json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.applications import Starlette
+
+from gateway.sources.manifest import load
+from gateway.sources.manifest import simulator as generic
+from gateway.sources.manifest.simulator import ManifestData
+from gateway.sources.woocommerce import MANIFEST, SAMPLES
+
+#: 200 orders by default: enough for the list to page (100 a page at most)
+DEFAULT_COUNT = 200
+
+
+def sample_data(count: int = DEFAULT_COUNT) -> ManifestData:
+    return generic.sample_data(load(str(MANIFEST)), generic.read_samples(SAMPLES), count)
+
+
+def create_app(data: ManifestData) -> Starlette:
+    return generic.create_app(load(str(MANIFEST)), data)
+
+
+def demo_source(base_url: str) -> dict[str, Any]:
+    return generic.demo_source(load(str(MANIFEST)), sample_data(0), base_url)
