@@ -97,7 +97,9 @@ def _parser() -> argparse.ArgumentParser:
 #: uvloop, though, measured no clear gain with this stack (30% slower once; 2 to 5% less
 #: CPU but up to 2% fewer req/s since), so the standard loop is chosen even where uvloop
 #: is installed (bench/README.md).
-SERVER_OPTIONS: dict[str, Any] = {"http": "httptools", "loop": "asyncio"}
+#: uvicorn's own X-Forwarded-For handling is off: by default it would believe the header
+#: from any peer on 127.0.0.1; the app believes it only from ``[server] trusted_proxies``.
+SERVER_OPTIONS: dict[str, Any] = {"http": "httptools", "loop": "asyncio", "proxy_headers": False}
 
 
 def tune_gc(performance: PerformanceSettings) -> None:

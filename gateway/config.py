@@ -7,6 +7,7 @@ from the environment at load time; a bad file is one line naming the source and 
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import os
 import re
 import tomllib
@@ -15,7 +16,14 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gateway.errors import ConfigError
@@ -41,6 +49,22 @@ class ServerSettings(BaseModel):
     log_format: Literal["text", "json"] = "text"
     #: "debug" adds one line per backend call (source, status, duration)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    #: addresses or networks ("10.0.0.0/8") of the reverse proxies whose X-Forwarded-For
+    #: is believed: the client is the last address in it that is not one of them. Empty
+    #: (the default): the peer of the connection is the client, whatever a header says
+    trusted_proxies: tuple[str, ...] = ()
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{item!r} is not an IP address or network (such as 10.0.0.0/8)"
+                ) from None
+        return value
 
 
 class ApiKeySettings(BaseModel):
@@ -51,6 +75,8 @@ class ApiKeySettings(BaseModel):
     key_sha256: str | None = Field(default=None, pattern=r"^[0-9a-fA-F]{64}$")
     scopes: tuple[str, ...] = ()
     sources: tuple[str, ...] | None = None
+    #: this key's quota (gateway.quota); 0 is none. Over it: HTTP 429, CLIENT_RATE_LIMITED
+    requests_per_minute: int = Field(default=0, ge=0)
 
     @model_validator(mode="after")
     def _one_secret(self) -> ApiKeySettings:
@@ -97,6 +123,9 @@ class LimitSettings(BaseModel):
     max_cost: int = Field(default=2000, ge=1)
     max_page_size: int = Field(default=500, ge=1)
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    #: the quota of each JWT subject (`sub`) and each anonymous client (by address);
+    #: 0 is none. An API key has its own (`requests_per_minute`)
+    requests_per_minute_per_client: int = Field(default=0, ge=0)
 
 
 class SecuritySettings(BaseModel):

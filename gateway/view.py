@@ -37,6 +37,7 @@ from gateway.disconnect import DisconnectWatch
 from gateway.listing import CursorCodec
 from gateway.loaders import Loaders
 from gateway.persisted import MARK, PersistedQueries, Resolved, document_accepted
+from gateway.quota.clients import ClientQuotas
 from gateway.schema.analysis import TooComplex
 from gateway.security import Authenticator, Principal, Unauthenticated
 from gateway.telemetry import requestid
@@ -135,7 +136,7 @@ class GatewayView(GraphQL[RequestContext, None]):
             if _wants_ide(request) and self.graphql_ide is None:
                 raise RequestRejected(errors.NotFound(NO_IDE), 404)
             if not _wants_ide(request):  # the GraphiQL page itself is not data
-                self.authenticate(request)
+                await self.admit(request)
             response = await self.run(request)
         except asyncio.CancelledError:
             if not watch.disconnected:
@@ -196,6 +197,20 @@ class GatewayView(GraphQL[RequestContext, None]):
             request.state.principal = principal = self._auth.authenticate(request.headers)
         except Unauthenticated as exc:
             raise RequestRejected(exc, 401, {"WWW-Authenticate": "Bearer"}) from None
+        return principal
+
+    async def admit(self, request: Request) -> Principal:
+        """The caller (401 when none valid), counted against its quota (429 over it):
+        both before the body is read or parsed, so a refusal costs next to nothing.
+        /export admits its requests here too."""
+        principal = self.authenticate(request)
+        quotas: ClientQuotas | None = getattr(request.app.state, "quotas", None)
+        if quotas is not None:
+            try:
+                await quotas.admit(principal, request.scope)
+            except errors.ClientRateLimited as exc:
+                retry = {"Retry-After": str(exc.retry_after_s)}
+                raise RequestRejected(exc, 429, retry) from None
         return principal
 
     async def run(
