@@ -121,7 +121,9 @@ def _exposed(sims: Simulators) -> dict[str, set[str]]:
 
 
 ALLOWED_VALUES = {
-    "outcome": set(metrics.REQUEST_OUTCOMES) | set(metrics.BACKEND_OUTCOMES),
+    "outcome": set(metrics.REQUEST_OUTCOMES)
+    | set(metrics.BACKEND_OUTCOMES)
+    | set(metrics.CLIENT_OUTCOMES),
     "result": set(metrics.CACHE_RESULTS),
 }
 
@@ -155,6 +157,7 @@ def test_the_dashboard_queries_only_what_metrics_exposes(sims: Simulators) -> No
         "gateway_backend_request_duration_seconds",
         "gateway_backend_circuit_open",
         "gateway_cache_requests_total",
+        "gateway_client_requests_total",
     }
     provider = _yaml("grafana/provisioning/dashboards/gateway.yml")["providers"][0]
     grafana = yaml.safe_load((DEPLOY / "compose.yaml").read_text())["services"]["grafana"]
