@@ -76,9 +76,11 @@ def create_app(
     graphiql: bool = True,
 ) -> Starlette:
     """The gateway app. ``transports`` replaces a source's HTTP transport and ``clock``
-    the time source of retries, breakers and rate limits (both for tests)."""
+    the time source of retries, breakers, rate limits and quotas (both for tests)."""
 
     traces = tracing.configure()
+    # per-client quotas; shared through Redis once the lifespan has opened the store
+    quotas = ClientQuotas(clock, metrics_on=settings.server.metrics)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -89,7 +91,7 @@ def create_app(
         app.state.sources = build_sources(
             settings, transports, clock, store, traces.tracer if traces else None
         )
-        app.state.quotas = ClientQuotas(store, clock, metrics_on=settings.server.metrics)
+        quotas.use(store)
         try:
             yield
         finally:
@@ -125,6 +127,7 @@ def create_app(
         limits=security.limits,
         performance=settings.performance,
         persisted=PersistedQueries.configured(settings, check),
+        quotas=quotas,
     )
 
     async def healthz(request: Request) -> JSONResponse:
@@ -173,7 +176,7 @@ def create_app(
                 allow_origins=list(security.cors_origins),
                 allow_methods=["GET", "POST"],
                 allow_headers=["authorization", "content-type", "x-api-key", "x-request-id"],
-                expose_headers=["x-request-id"],
+                expose_headers=["x-request-id", "retry-after"],
             ),
         )
     middleware.insert(

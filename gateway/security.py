@@ -7,6 +7,7 @@ import hmac
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Literal
 
 import jwt
 
@@ -34,7 +35,7 @@ class Principal:
     sources: frozenset[str] | None = None
     #: what kind of caller, for the per-client quota and its metric: "key" (counted by
     #: its name), "jwt" (by its ``sub``) or "anonymous" (by address)
-    kind: str = "key"
+    kind: Literal["key", "jwt", "anonymous"] = "key"
     #: this caller's quota (gateway.quota); 0 is none
     requests_per_minute: int = 0
     #: a JWT's ``sub``; a token without one is counted by address, as anonymous callers
@@ -112,7 +113,7 @@ class Authenticator:
         sources = claims.get(conf.sources_claim)
         subject = claims.get("sub")
         return Principal(
-            str(claims.get("sub", "jwt")),
+            "jwt" if subject is None else str(subject),
             frozenset(str(s) for s in scopes),
             frozenset(str(s) for s in sources) if isinstance(sources, list) else None,
             kind="jwt",

@@ -116,6 +116,7 @@ class GatewayView(GraphQL[RequestContext, None]):
         limits: LimitSettings,
         performance: PerformanceSettings,
         persisted: PersistedQueries | None = None,
+        quotas: ClientQuotas | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
@@ -124,6 +125,7 @@ class GatewayView(GraphQL[RequestContext, None]):
         self._limits = limits
         self._performance = performance
         self._persisted = persisted or PersistedQueries()
+        self._quotas = quotas or ClientQuotas()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -204,13 +206,14 @@ class GatewayView(GraphQL[RequestContext, None]):
         both before the body is read or parsed, so a refusal costs next to nothing.
         /export admits its requests here too."""
         principal = self.authenticate(request)
-        quotas: ClientQuotas | None = getattr(request.app.state, "quotas", None)
-        if quotas is not None:
-            try:
-                await quotas.admit(principal, request.scope)
-            except errors.ClientRateLimited as exc:
-                retry = {"Retry-After": str(exc.retry_after_s)}
-                raise RequestRejected(exc, 429, retry) from None
+        if not principal.requests_per_minute:  # the usual case: counted, nothing awaited
+            self._quotas.count(principal)
+            return principal
+        try:
+            await self._quotas.admit(principal, request.scope)
+        except errors.ClientRateLimited as exc:
+            retry = {"Retry-After": str(exc.retry_after_s)}
+            raise RequestRejected(exc, 429, retry) from None
         return principal
 
     async def run(

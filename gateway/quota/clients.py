@@ -61,27 +61,38 @@ def metric_label(principal: Principal) -> str:
 class ClientQuotas:
     """The quota check of every request, in Redis when the cache is Redis."""
 
-    def __init__(
-        self, store: Store | None, clock: Clock | None = None, *, metrics_on: bool = True
-    ) -> None:
+    def __init__(self, clock: Clock | None = None, *, metrics_on: bool = True) -> None:
+        self.clock = clock
         self.local = LocalQuota(clock or SystemClock())
         self.shared: RedisQuota | None = None
-        if isinstance(store, RedisStore):
-            self.shared = RedisQuota(store, self.local, clock)
         self.metrics_on = metrics_on
+
+    def use(self, store: Store | None) -> None:
+        """Share the quotas through ``store`` when it is Redis (called once it is open)."""
+        self.shared = None
+        if isinstance(store, RedisStore):
+            self.shared = RedisQuota(store, self.local, self.clock)
+
+    def count(self, principal: Principal) -> None:
+        """A request of a caller without a quota: only counted (no await on the way)."""
+        if self.metrics_on:  # metric_label, inline: this runs on every request
+            metrics.record_client(
+                principal.name if principal.kind == "key" else principal.kind, "ok"
+            )
 
     async def admit(self, principal: Principal, scope: Scope) -> None:
         """Counts one request of ``principal``; ClientRateLimited when it is over quota."""
         per_minute = principal.requests_per_minute
-        if per_minute:
-            who = identity(principal, scope)
-            if self.shared is not None:
-                wait = await self.shared.take(who, per_minute)
-            else:
-                wait = self.local.take(who, per_minute)
-            if wait > 0:
-                if self.metrics_on:
-                    metrics.record_client(metric_label(principal), "limited")
-                raise ClientRateLimited(wait)
-        if self.metrics_on:
-            metrics.record_client(metric_label(principal), "ok")
+        if not per_minute:
+            self.count(principal)
+            return
+        who = identity(principal, scope)
+        if self.shared is not None:
+            wait = await self.shared.take(who, per_minute)
+        else:
+            wait = self.local.take(who, per_minute)
+        if wait > 0:
+            if self.metrics_on:
+                metrics.record_client(metric_label(principal), "limited")
+            raise ClientRateLimited(wait)
+        self.count(principal)

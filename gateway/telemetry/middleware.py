@@ -122,9 +122,9 @@ class Telemetry:
                 await self.app(scope, receive, send_with_id)
             finally:
                 if note.outcome is not None and self._metrics_on:  # the usual case, inline
-                    metrics.record_request(
-                        note.operation, note.outcome, self._seconds(scope, start)
-                    )
+                    untimed = scope["path"] in self._untimed_paths
+                    seconds = None if untimed else time.perf_counter() - start
+                    metrics.record_request(note.operation, note.outcome, seconds)
                 else:
                     self._record(scope, note, status, start)
             return
