@@ -74,7 +74,8 @@ class ClientQuotas:
             self.shared = RedisQuota(store, self.local, self.clock)
 
     def count(self, principal: Principal) -> None:
-        """A request of a caller without a quota: only counted (no await on the way)."""
+        """One admitted request, counted ``ok`` (the view calls this directly, with no
+        await, for a caller without a quota)."""
         if self.metrics_on:  # metric_label, inline: this runs on every request
             metrics.record_client(
                 principal.name if principal.kind == "key" else principal.kind, "ok"
