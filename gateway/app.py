@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
 
@@ -17,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from gateway import graphiql as graphiql_page
 from gateway.cache.policy import open_store, sealer_for
@@ -26,6 +28,7 @@ from gateway.config import Settings
 from gateway.errors import BAD_USER_INPUT, INTERNAL
 from gateway.export.route import ExportEndpoint
 from gateway.persisted import PersistedQueries
+from gateway.quota.clients import ClientQuotas
 from gateway.resilience import Clock
 from gateway.schema.preparation import validate_operation
 from gateway.schema.query import build_schema
@@ -73,9 +76,11 @@ def create_app(
     graphiql: bool = True,
 ) -> Starlette:
     """The gateway app. ``transports`` replaces a source's HTTP transport and ``clock``
-    the time source of retries, breakers and rate limits (both for tests)."""
+    the time source of retries, breakers, rate limits and quotas (both for tests)."""
 
     traces = tracing.configure()
+    # per-client quotas; shared through Redis once the lifespan has opened the store
+    quotas = ClientQuotas(clock, metrics_on=settings.server.metrics)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -88,6 +93,7 @@ def create_app(
         app.state.sources = build_sources(
             settings, transports, clock, store, traces.tracer if traces else None
         )
+        quotas.use(store)
         try:
             yield
         finally:
@@ -124,6 +130,7 @@ def create_app(
         limits=security.limits,
         performance=settings.performance,
         persisted=PersistedQueries.configured(settings, check),
+        quotas=quotas,
     )
 
     async def healthz(request: Request) -> JSONResponse:
@@ -176,7 +183,7 @@ def create_app(
                 allow_origins=list(security.cors_origins),
                 allow_methods=["GET", "POST"],
                 allow_headers=["authorization", "content-type", "x-api-key", "x-request-id"],
-                expose_headers=["x-request-id"],
+                expose_headers=["x-request-id", "retry-after"],
             ),
         )
     middleware.insert(
@@ -187,6 +194,15 @@ def create_app(
             tracer=traces.tracer if traces else None,
         ),
     )
+    if settings.server.trusted_proxies:
+        # outermost, so every part of the app sees the client those proxies name
+        middleware.insert(
+            0,
+            Middleware(
+                ProxyHeadersMiddleware,
+                trusted_hosts=trusted_networks(settings.server.trusted_proxies),
+            ),
+        )
     routes = [
         Route("/graphql", view),
         Route("/export", ExportEndpoint(view)),
@@ -202,6 +218,12 @@ def create_app(
         exception_handlers={Exception: internal_error},
         lifespan=lifespan,
     )
+
+
+def trusted_networks(proxies: Sequence[str]) -> list[str]:
+    """``[server] trusted_proxies`` as networks: uvicorn's middleware takes an entry with a
+    host part ("10.0.0.1/8") for a name, not a network, so each is normalised first."""
+    return [str(ipaddress.ip_network(item, strict=False)) for item in proxies]
 
 
 class BodyLimit:

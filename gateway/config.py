@@ -7,6 +7,7 @@ from the environment at load time; a bad file is one line naming the source and 
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import os
 import re
 import tomllib
@@ -70,6 +71,24 @@ class ServerSettings(BaseModel):
         default=False,
         description="serve the schema as an Apollo Federation 2 subgraph (docs/federation.md)",
     )
+    trusted_proxies: tuple[str, ...] = Field(
+        default=(),
+        description='addresses or networks ("10.0.0.0/8") of the reverse proxies whose'
+        " X-Forwarded-For is believed: the client is the last address in it that is not one of"
+        " them; empty: the connection's peer is the client, whatever a header says",
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{item!r} is not an IP address or network (such as 10.0.0.0/8)"
+                ) from None
+        return value
 
 
 class ApiKeySettings(BaseModel):
@@ -92,6 +111,12 @@ class ApiKeySettings(BaseModel):
     sources: tuple[str, ...] | None = Field(
         default=None,
         description="the only sources this key sees, not even by id (all when not given)",
+    )
+    requests_per_minute: int = Field(
+        default=0,
+        ge=0,
+        description="this key's quota of requests per minute (0: none); over it: HTTP 429,"
+        " CLIENT_RATE_LIMITED",
     )
 
     @model_validator(mode="after")
@@ -162,6 +187,12 @@ class LimitSettings(BaseModel):
     )
     max_body_bytes: int = Field(
         default=1_000_000, ge=1024, description="the largest request body; a larger one is HTTP 413"
+    )
+    requests_per_minute_per_client: int = Field(
+        default=0,
+        ge=0,
+        description="the quota of each JWT subject (`sub`) and each anonymous client (by"
+        " address), requests per minute; 0 is none (an API key has its own)",
     )
 
 

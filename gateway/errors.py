@@ -25,6 +25,7 @@ BACKEND_RATE_LIMITED = "BACKEND_RATE_LIMITED"
 QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
 PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
 PERSISTED_QUERY_NOT_IN_LIST = "PERSISTED_QUERY_NOT_IN_LIST"
+CLIENT_RATE_LIMITED = "CLIENT_RATE_LIMITED"
 INTERNAL = "INTERNAL"
 
 
@@ -62,6 +63,22 @@ class Forbidden(GatewayError):
 #: What a backend's error code looks like ("4116", "UNAUTHORIZED", "invalid_grant"); a
 #: longer or stranger value is text, kept out of logs.
 _CODE_LIKE = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+
+
+class ClientRateLimited(GatewayError):
+    """The caller is over its own quota (requests per minute); refused before any work."""
+
+    code = CLIENT_RATE_LIMITED
+
+    def __init__(self, retry_after: float) -> None:
+        #: whole seconds, rounded up: what Retry-After and ``retryAfterS`` say
+        self.retry_after_s = max(1, math.ceil(retry_after))
+        super().__init__(
+            f"this client is over its quota of requests per minute; retry in {self.retry_after_s} s"
+        )
+
+    def extensions(self) -> dict[str, Any]:
+        return {"code": self.code, "retryAfterS": self.retry_after_s}
 
 
 class BackendError(GatewayError):

@@ -7,6 +7,7 @@ import hmac
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Literal
 
 import jwt
 
@@ -32,6 +33,13 @@ class Principal:
     scopes: frozenset[str]
     #: the sources this caller may read; None is all of them
     sources: frozenset[str] | None = None
+    #: what kind of caller, for the per-client quota and its metric: "key" (counted by
+    #: its name), "jwt" (by its ``sub``) or "anonymous" (by address)
+    kind: Literal["key", "jwt", "anonymous"] = "key"
+    #: this caller's quota (gateway.quota); 0 is none
+    requests_per_minute: int = 0
+    #: a JWT's ``sub``; a token without one is counted by address, as anonymous callers
+    subject: str | None = None
 
     def can(self, scope: str) -> bool:
         return scope in self.scopes
@@ -53,11 +61,18 @@ class Authenticator:
                     k.name,
                     frozenset(k.scopes),
                     frozenset(k.sources) if k.sources is not None else None,
+                    requests_per_minute=k.requests_per_minute,
                 ),
             )
             for k in settings.api_keys
         ]
-        self.anonymous = Principal("anonymous", frozenset(settings.anonymous_scopes))
+        per_client = settings.limits.requests_per_minute_per_client
+        self.anonymous = Principal(
+            "anonymous",
+            frozenset(settings.anonymous_scopes),
+            kind="anonymous",
+            requests_per_minute=per_client,
+        )
 
     def authenticate(self, headers: Mapping[str, str]) -> Principal:
         credential = _credential(headers)
@@ -96,10 +111,14 @@ class Authenticator:
         raw_scopes = claims.get(conf.scope_claim, "")
         scopes = raw_scopes.split() if isinstance(raw_scopes, str) else list(raw_scopes)
         sources = claims.get(conf.sources_claim)
+        subject = claims.get("sub")
         return Principal(
-            str(claims.get("sub", "jwt")),
+            "jwt" if subject is None else str(subject),
             frozenset(str(s) for s in scopes),
             frozenset(str(s) for s in sources) if isinstance(sources, list) else None,
+            kind="jwt",
+            requests_per_minute=self.settings.limits.requests_per_minute_per_client,
+            subject=None if subject is None else str(subject),
         )
 
 

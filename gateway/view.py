@@ -39,6 +39,7 @@ from gateway.disconnect import DisconnectWatch
 from gateway.listing import CursorCodec
 from gateway.loaders import Loaders
 from gateway.persisted import MARK, PersistedQueries, Resolved, document_accepted
+from gateway.quota.clients import ClientQuotas
 from gateway.schema.analysis import TooComplex
 from gateway.schema.incremental import Parts, accepts_multipart, merged, wants_apollo_format
 from gateway.security import Authenticator, Principal, Unauthenticated
@@ -118,6 +119,7 @@ class GatewayView(GraphQL[RequestContext, None]):
         limits: LimitSettings,
         performance: PerformanceSettings,
         persisted: PersistedQueries | None = None,
+        quotas: ClientQuotas | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
@@ -126,6 +128,7 @@ class GatewayView(GraphQL[RequestContext, None]):
         self._limits = limits
         self._performance = performance
         self._persisted = persisted or PersistedQueries()
+        self._quotas = quotas or ClientQuotas()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -138,7 +141,7 @@ class GatewayView(GraphQL[RequestContext, None]):
             if _wants_ide(request) and self.graphql_ide is None:
                 raise RequestRejected(errors.NotFound(NO_IDE), 404)
             if not _wants_ide(request):  # the GraphiQL page itself is not data
-                self.authenticate(request)
+                await self.admit(request)
             response = await self.run(request)
         except asyncio.CancelledError:
             if not watch.disconnected:
@@ -199,6 +202,21 @@ class GatewayView(GraphQL[RequestContext, None]):
             request.state.principal = principal = self._auth.authenticate(request.headers)
         except Unauthenticated as exc:
             raise RequestRejected(exc, 401, {"WWW-Authenticate": "Bearer"}) from None
+        return principal
+
+    async def admit(self, request: Request) -> Principal:
+        """The caller (401 when none valid), counted against its quota (429 over it):
+        both before the body is read or parsed, so a refusal costs next to nothing.
+        /export admits its requests here too."""
+        principal = self.authenticate(request)
+        if not principal.requests_per_minute:  # the usual case: counted, nothing awaited
+            self._quotas.count(principal)
+            return principal
+        try:
+            await self._quotas.admit(principal, request.scope)
+        except errors.ClientRateLimited as exc:
+            retry = {"Retry-After": str(exc.retry_after_s)}
+            raise RequestRejected(exc, 429, retry) from None
         return principal
 
     async def run(

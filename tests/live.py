@@ -12,15 +12,22 @@ import uvicorn
 
 from gateway.app import create_app
 from gateway.config import Settings
+from gateway.resilience import Clock
 from gateway.simulators import loopback_socket
 
 
 @contextmanager
-def live_gateway(settings: Settings) -> Iterator[str]:
-    """The gateway's base URL while the block runs."""
+def live_gateway(settings: Settings, clock: Clock | None = None) -> Iterator[str]:
+    """The gateway's base URL while the block runs (``clock``: create_app's)."""
     sock = loopback_socket()
     server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), log_level="warning", access_log=False)
+        # as `gateway serve`: X-Forwarded-For is the app's to believe ([server] trusted_proxies)
+        uvicorn.Config(
+            create_app(settings, clock=clock),
+            log_level="warning",
+            access_log=False,
+            proxy_headers=False,
+        )
     )
     thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])))
     thread.start()

@@ -22,6 +22,7 @@ from gateway.export.command import RowCounter
 from gateway.simulators import BackgroundServer, SimulatorSet, demo_config
 from gateway.sources.hamgam.simulator import DEMO_TOKEN
 from tests.conftest import Simulators, gateway_client
+from tests.telemetry_helpers import delta, parse
 
 QUERY = "{ orders { nodes { id source price { total { amount } } } } }"
 
@@ -91,6 +92,7 @@ def test_a_source_failing_mid_export_cuts_the_response_off(
     stop_after.append(server)
     received = b""
     caplog.set_level(logging.INFO)
+    before = parse(httpx.get(f"{server.base_url}/metrics").text)
     with (
         httpx.Client(base_url=server.base_url, timeout=30) as client,
         pytest.raises(httpx.RemoteProtocolError),
@@ -114,6 +116,11 @@ def test_a_source_failing_mid_export_cuts_the_response_off(
     assert "BACKEND_ERROR: source 'eu-shop': the backend failed: HTTP 500" in message
     assert "simulated failure" not in caplog.text and "/api/" not in caplog.text
     assert DEMO_TOKEN not in caplog.text
+    # counted as an error in gateway_requests_total, though its status was 200
+    after = parse(httpx.get(f"{server.base_url}/metrics").text)
+    count = "gateway_requests_total"
+    assert delta(before, after, count, operation="anonymous", outcome="error") == 1
+    assert delta(before, after, count, operation="anonymous", outcome="ok") == 0
 
 
 def test_a_client_that_leaves_stops_the_export(

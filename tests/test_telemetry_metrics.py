@@ -34,6 +34,7 @@ def test_every_name_and_label_of_the_design_is_exposed(sims: Simulators) -> None
     assert families["gateway_backend_request_duration_seconds"] == "histogram"
     assert families["gateway_backend_circuit_open"] == "gauge"
     assert families["gateway_cache_requests_total"] == "counter"
+    assert families["gateway_client_requests_total"] == "counter"
     samples = parse(text)
     labels = {name: {k for k, _ in lab} for name, lab in samples}
     assert labels["gateway_requests_total"] == {"operation", "outcome"}
@@ -42,6 +43,7 @@ def test_every_name_and_label_of_the_design_is_exposed(sims: Simulators) -> None
     assert labels["gateway_backend_request_duration_seconds_count"] == {"source", "kind"}
     assert labels["gateway_backend_circuit_open"] == {"source"}
     assert labels["gateway_cache_requests_total"] == {"source", "result"}
+    assert labels["gateway_client_requests_total"] == {"client", "outcome"}
 
 
 def test_requests_are_counted_by_operation_and_outcome(sims: Simulators) -> None:
@@ -87,6 +89,28 @@ def test_refused_requests_count_as_errors(sims: Simulators) -> None:
     assert (
         delta(before, after, "gateway_requests_total", operation="anonymous", outcome="error") == 2
     )
+
+
+def test_exports_are_counted_by_operation_and_outcome_but_not_timed(sims: Simulators) -> None:
+    query = "query Ids { orders { nodes { id } } }"
+    with gateway_client(sims.settings(["hamgam"])) as client:
+        before = scrape(client)
+        whole = client.get("/export", params={"query": query})
+        assert whole.status_code == 200 and whole.text.startswith("id\r\n")
+        assert client.get("/export", params={"query": query, "format": "xml"}).status_code == 400
+        assert client.head("/export", params={"query": query}).status_code == 200
+        sims.set.faults.set("hamgam", "status=500")
+        failed = client.get("/export", params={"query": "query Failing " + query[10:]})
+        sims.set.faults.clear()
+        after = scrape(client)
+    assert failed.status_code >= 500
+    count = "gateway_requests_total"
+    assert delta(before, after, count, operation="Ids", outcome="ok") == 2  # GET and HEAD
+    # a bad parameter is refused before the document is read: no name yet
+    assert delta(before, after, count, operation="anonymous", outcome="error") == 1
+    assert delta(before, after, count, operation="Failing", outcome="error") == 1
+    # an export streams for minutes: the latency histogram is /graphql's alone
+    assert delta(before, after, "gateway_request_duration_seconds_count") == 0
 
 
 def test_operation_names_past_200_are_other(
@@ -196,6 +220,8 @@ metrics.register_source("eu-shop", "hamgam")
 metrics.record_request("OneOrder", "ok", 0.01)
 metrics.record_backend("eu-shop", "hamgam", "ok", 0.002)
 metrics.record_cache("eu-shop", "hit")
+metrics.record_client("frontend", "ok")
+metrics.record_client("anonymous", "limited")
 metrics.set_circuit_open("eu-shop", sys.argv[1] == "open")
 """
 
@@ -229,5 +255,8 @@ def test_workers_are_summed_in_multiprocess_mode(tmp_path: Path) -> None:
     assert value(samples, "gateway_backend_requests_total", **backend, outcome="ok") == 3
     assert value(samples, "gateway_backend_request_duration_seconds_count", **backend) == 3
     assert value(samples, "gateway_cache_requests_total", source="eu-shop", result="hit") == 3
+    clients = "gateway_client_requests_total"
+    assert value(samples, clients, client="frontend", outcome="ok") == 3
+    assert value(samples, clients, client="anonymous", outcome="limited") == 3
     # one worker's open breaker shows (the largest value of the live processes)
     assert value(samples, "gateway_backend_circuit_open", source="eu-shop") == 1

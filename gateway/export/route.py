@@ -46,6 +46,7 @@ from gateway.export.writers import CSV, MEDIA_TYPES, NDJSON, CsvWriter, NdjsonWr
 from gateway.schema.analysis import TooComplex, analyse
 from gateway.security import PII_READ, RAW_READ, Principal
 from gateway.telemetry import requestid
+from gateway.telemetry.middleware import note_document, note_outcome
 from gateway.view import GatewayView, RequestRejected, count_tokens, dumps, format_error
 
 log = logging.getLogger("gateway.export")
@@ -57,6 +58,7 @@ STATUS = {
     errors.FORBIDDEN: 403,
     errors.NOT_FOUND: 404,
     errors.BACKEND_RATE_LIMITED: 429,
+    errors.CLIENT_RATE_LIMITED: 429,
     errors.BACKEND_ERROR: 502,
     errors.BACKEND_UNAVAILABLE: 503,
     errors.BACKEND_TIMEOUT: 504,
@@ -123,6 +125,9 @@ class ExportEndpoint:
         request = Request(scope, watch.receive)
         request_id = _request_id(request)
         progress = Progress()
+        # gateway_requests_total: an error until the export ends whole (_stream says ok
+        # then), so one refused, cut off or left by its client counts as an error
+        note_outcome("error")
         try:
             response = await self._respond(request, request_id, progress)
             if isinstance(response, StreamingResponse):
@@ -181,7 +186,7 @@ class ExportEndpoint:
             raise RequestRejected(
                 BadUserInput("/export takes GET or POST"), 405, {"Allow": "GET, HEAD, POST"}
             )
-        principal = self.view.authenticate(request)
+        principal = await self.view.admit(request)  # and its quota, before the body
         params = await _params(request)
         if self.view.persisted.only:  # refused before it is read, as on /graphql
             await self.view.persisted.resolve(params.query, None, request.app.state.cache)
@@ -198,6 +203,7 @@ class ExportEndpoint:
             introspection=self.view.security.introspection,
             max_directives=limits.max_directives,
         )
+        note_document(plan.document, params.operation_name)
         size = await self._check(request, plan, variables, principal, params.limit)
         writer: Writer = (
             CsvWriter(plan.shape, bom=params.bom) if params.format == CSV else NdjsonWriter()
@@ -208,6 +214,7 @@ class ExportEndpoint:
             # without a backend call; the length is unknown until the end.
             head_only = Response(None, 200, headers=headers, media_type=writer.media_type)
             del head_only.headers["content-length"]  # not 0: unknown
+            note_outcome("ok")
             return head_only
         first_size = min(size, FIRST_PAGE_SIZE)
         data = await self._page(request, plan, variables, first_size, plan.after)
@@ -347,6 +354,7 @@ async def _stream(
         del page
         yield chunk
     log.info("export of %d rows done (request %s)", progress.rows, request_id)
+    note_outcome("ok")
 
 
 async def _send_stream(

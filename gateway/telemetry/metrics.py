@@ -50,17 +50,22 @@ OTHER: Final = "other"
 REQUEST_OUTCOMES: Final = ("ok", "partial", "error")
 BACKEND_OUTCOMES: Final = ("ok", "not_found", "error", "timeout", "rate_limited", "circuit_open")
 CACHE_RESULTS: Final = ("hit", "miss", "stale")
+CLIENT_OUTCOMES: Final = ("ok", "limited")
 
 #: prometheus-client's default buckets, the same in both stores
 BUCKETS: Final = tuple(Histogram.DEFAULT_BUCKETS)
 
 _HELP = {
-    "requests": "GraphQL requests by operation name and outcome (ok, partial, error).",
-    "request_duration": "Time from a GraphQL request's arrival to its response's end.",
+    "requests": "GraphQL requests (/graphql and /export) by operation name and outcome "
+    "(ok, partial, error).",
+    "request_duration": "Time from a GraphQL request's arrival to its response's end "
+    "(/graphql; not /export).",
     "backend": "HTTP calls to backends (each retry counts), by source, kind and outcome.",
     "backend_duration": "Time of one HTTP call to a backend, by source and kind.",
     "circuit": "1 while a source's circuit breaker is open (or half-open), else 0.",
     "cache": "Cache look-ups by source and result (hit, miss, stale).",
+    "client": "Requests by client (an API key's name, jwt, anonymous) and outcome (ok, "
+    "limited: refused by the client's quota).",
 }
 
 MULTIPROCESS: Final = bool(os.environ.get(MULTIPROC_ENV))
@@ -144,6 +149,7 @@ _backends: dict[tuple[str, str], BackendMetrics] = {}
 _requests: dict[tuple[str, str], int] = {}
 _request_duration = _Buckets()
 _cache: dict[tuple[str, str], int] = {}
+_clients: dict[tuple[str, str], int] = {}
 
 if MULTIPROCESS:
     # Not registered: the multiprocess collector reads what they write to files.
@@ -156,6 +162,7 @@ if MULTIPROCESS:
         "gateway_backend_request_duration_seconds", _HELP["backend_duration"], ["source", "kind"]
     )
     _CACHE = Counter("gateway_cache_requests_total", _HELP["cache"], ["source", "result"])
+    _CLIENTS = Counter("gateway_client_requests_total", _HELP["client"], ["client", "outcome"])
 
 
 class _LocalCollector(Collector):
@@ -193,6 +200,12 @@ class _LocalCollector(Collector):
         for labels, count in list(_cache.items()):
             cache.add_metric(list(labels), count)
         yield cache
+        clients = CounterMetricFamily(
+            "gateway_client_requests", _HELP["client"], labels=["client", "outcome"]
+        )
+        for labels, count in list(_clients.items()):
+            clients.add_metric(list(labels), count)
+        yield clients
 
 
 if not MULTIPROCESS:
@@ -211,8 +224,9 @@ def operation_label(name: str | None) -> str:
     return name
 
 
-def record_request(operation: str | None, outcome: str, seconds: float) -> None:
-    """One GraphQL request answered."""
+def record_request(operation: str | None, outcome: str, seconds: float | None) -> None:
+    """One GraphQL request answered; ``seconds`` None leaves it out of the duration
+    histogram (an export, which streams for minutes)."""
     if operation is None:
         label = ANONYMOUS
     elif operation in _operations:
@@ -222,9 +236,12 @@ def record_request(operation: str | None, outcome: str, seconds: float) -> None:
     key = (label, outcome)
     if MULTIPROCESS:
         _REQUESTS.labels(*key).inc()
-        _REQUEST_DURATION.observe(seconds)
+        if seconds is not None:
+            _REQUEST_DURATION.observe(seconds)
         return
     _requests[key] = _requests.get(key, 0) + 1
+    if seconds is None:
+        return
     _request_duration.counts[bisect_left(BUCKETS, seconds)] += 1  # observe(), inline
     _request_duration.sum += seconds
 
@@ -267,6 +284,16 @@ def record_cache(source: str, result: str) -> None:
         return
     key = (source, result)
     _cache[key] = _cache.get(key, 0) + 1
+
+
+def record_client(client: str, outcome: str) -> None:
+    """One request of ``client`` (a key's name, ``jwt``, ``anonymous``): ``ok`` or
+    ``limited`` (refused by its quota)."""
+    if MULTIPROCESS:
+        _CLIENTS.labels(client, outcome).inc()
+        return
+    key = (client, outcome)
+    _clients[key] = _clients.get(key, 0) + 1
 
 
 def render() -> bytes:

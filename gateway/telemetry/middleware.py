@@ -3,6 +3,8 @@
 The view says what it learnt (:func:`note_operation`, :func:`note_outcome`) through a
 context variable; a request the view never noted is counted only when it was refused
 under a GraphQL path (the GraphiQL page, /healthz and /metrics are not GraphQL requests).
+Exports are counted but not timed: one streams for minutes, and would hide in the
+histogram how long the interactive requests take.
 """
 
 from __future__ import annotations
@@ -79,12 +81,14 @@ class Telemetry:
         *,
         metrics_on: bool = True,
         tracer: Tracer | None = None,
-        graphql_paths: Collection[str] = ("/graphql",),
+        graphql_paths: Collection[str] = ("/graphql", "/export"),
+        untimed_paths: Collection[str] = ("/export",),
     ) -> None:
         self.app = app
         self._metrics_on = metrics_on
         self._tracer = tracer
         self._graphql_paths = frozenset(graphql_paths)
+        self._untimed_paths = frozenset(untimed_paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -118,9 +122,9 @@ class Telemetry:
                 await self.app(scope, receive, send_with_id)
             finally:
                 if note.outcome is not None and self._metrics_on:  # the usual case, inline
-                    metrics.record_request(
-                        note.operation, note.outcome, time.perf_counter() - start
-                    )
+                    untimed = scope["path"] in self._untimed_paths
+                    seconds = None if untimed else time.perf_counter() - start
+                    metrics.record_request(note.operation, note.outcome, seconds)
                 else:
                     self._record(scope, note, status, start)
             return
@@ -159,5 +163,11 @@ class Telemetry:
         if outcome is None and status >= 400 and scope["path"] in self._graphql_paths:
             outcome = "error"  # refused before the view (body too large) or crashed
         if outcome is not None and self._metrics_on:
-            metrics.record_request(note.operation, outcome, time.perf_counter() - start)
+            metrics.record_request(note.operation, outcome, self._seconds(scope, start))
         return outcome
+
+    def _seconds(self, scope: Scope, start: float) -> float | None:
+        """The request's duration for the histogram; None for an export (not timed)."""
+        if scope["path"] in self._untimed_paths:
+            return None
+        return time.perf_counter() - start
