@@ -191,6 +191,8 @@ class Environment(BaseSettings):
 
     gateway_config: Path | None = None
     port: int | None = Field(default=None, ge=0, le=65535)
+    #: set by `gateway serve --workers N` for its worker processes
+    gateway_workers: int = Field(default=1, ge=1)
 
 
 def _substitute(value: Any, where: str) -> Any:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from gateway.cache.budget import Budget, LocalBudget, RedisBudget
+from gateway.cache.connection import RedisConnection
 from gateway.cache.memory import MemoryStore
 from gateway.cache.redis import RedisStore
 from gateway.cache.store import Store
@@ -44,10 +45,12 @@ class CachePolicy:
         return f"{self.namespace}{path}?{hashlib.sha256(query.encode()).hexdigest()[:32]}"
 
 
-def open_store(backend: str, url: str | None, max_entries: int) -> Store:
-    """The configured store (``[cache]``); a Redis store connects on first use."""
+def open_store(backend: str, url: str | None, max_entries: int, *, workers: int = 1) -> Store:
+    """The configured store (``[cache]``); a Redis store connects on first use (its
+    connection's ``start`` registers the replica). ``workers``: the processes of this
+    `gateway serve`, each a replica of its own."""
     if backend == "redis" and url:
-        return RedisStore(url)
+        return RedisStore(RedisConnection(url, replicas_at_least=workers))
     return MemoryStore(max_entries)
 
 
@@ -68,12 +71,15 @@ def build_budget(
     window_s: float,
     max_wait_s: float,
     clock: Clock,
+    workers: int = 1,
 ) -> Budget | None:
-    """A source's budget: shared through Redis when the cache is Redis, else local;
-    None when the source has no rate limit."""
+    """A source's budget: shared through Redis when the cache is Redis, else this
+    process's share (``limit // workers``: the ``gateway serve --workers`` processes do not
+    share memory); None when the source has no rate limit."""
     if not limit:
         return None
-    local = LocalBudget(source, limit, window_s, max_wait_s, clock)
-    if isinstance(store, RedisStore):
-        return RedisBudget(store, namespace, local)
+    local = LocalBudget(source, limit, window_s, max_wait_s, clock, parts=lambda: workers)
+    connection = store.connection if store is not None else None
+    if connection is not None:
+        return RedisBudget(connection, namespace, local)
     return local

@@ -6,7 +6,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from gateway.cache.policy import namespace
-from gateway.cache.redis import RedisStore
 from gateway.cache.store import Store
 from gateway.credentials.base import Grant
 from gateway.credentials.keeper import Keeper, LocalKeeper, token_file
@@ -44,11 +43,12 @@ def renewing(
     # present each other's
     space = namespace(source, "token", grant.url, [client_id])
     keeper: Keeper
-    if isinstance(cache, RedisStore):
+    connection = cache.connection if cache is not None else None
+    if connection is not None:
         keeper = RedisKeeper(
             source,
             grant,
-            cache,
+            connection,
             space,
             remember=remember,
             configured_refresh=configured_refresh,

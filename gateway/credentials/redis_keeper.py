@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 from redis.exceptions import LockError, RedisError
 
-from gateway.cache.redis import RedisStore
+from gateway.cache.connection import RedisConnection
 from gateway.credentials.base import CredentialFailed, Grant
 from gateway.credentials.keeper import Lease, usable_for
 from gateway.credentials.token_file import Stored, origin_of, pick
@@ -30,13 +30,13 @@ log = logging.getLogger("gateway.credentials")
 
 
 class RedisKeeper:
-    """A :class:`~gateway.credentials.keeper.Keeper` over the cache's Redis store."""
+    """A :class:`~gateway.credentials.keeper.Keeper` over the cache's Redis connection."""
 
     def __init__(
         self,
         source: str,
         grant: Grant,
-        store: RedisStore,
+        store: RedisConnection,
         namespace: str,
         *,
         remember: Callable[[str], None],

@@ -111,5 +111,5 @@ class Adapter:
     settings: type[SourceSettings]
     #: called as create(name, settings, transport=None, clock=None,
     #: http_transport="aiohttp", cache=None, coalesce=True, tracer=None,
-    #: metrics=True) → a Source
+    #: metrics=True, workers=1) → a Source
     create: Callable[..., Source]
