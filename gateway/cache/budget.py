@@ -214,10 +214,14 @@ class RedisBudget:
         self._keys = [f"{prefix}budget:{key}", f"{prefix}blocked:{key}"]
         self._take = connection.client.register_script(_TAKE)
         self._block = connection.client.register_script(_BLOCK)
-        #: calls in the shared window when Redis last answered
+        #: calls in the shared window when Redis last answered (a call or a heartbeat)
         self.seen = 0
         self._both_until = 0.0
         connection.listen(self._changed)
+        connection.count_window(self._keys[0], int(local.window_s * 1000), self._saw)
+
+    def _saw(self, count: int) -> None:
+        self.seen = count
 
     @property
     def max_wait_s(self) -> float:

@@ -38,8 +38,10 @@ log = logging.getLogger("gateway.cache")
 
 T = TypeVar("T")
 
-# KEYS: the replicas' sorted set. ARGV: this replica's id, its registration's life (ms).
-# Scores are expiry times on Redis's own clock; answers how many replicas are alive.
+# KEYS: the replicas' sorted set, then rate budgets' windows (budget.py). ARGV: this
+# replica's id, its registration's life (ms), then each window's length (ms). Scores are
+# Redis's own clock (the replicas': expiry times). Answers how many replicas are alive,
+# then how many calls each window holds.
 _REGISTER = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -47,7 +49,11 @@ local ttl = tonumber(ARGV[2])
 redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 redis.call('PEXPIRE', KEYS[1], ttl * 2)
-return redis.call('ZCARD', KEYS[1])
+local counts = {redis.call('ZCARD', KEYS[1])}
+for i = 2, #KEYS do
+  counts[i] = redis.call('ZCOUNT', KEYS[i], now - tonumber(ARGV[i + 1]), '+inf')
+end
+return counts
 """
 
 
@@ -92,6 +98,7 @@ class RedisConnection:
         self._register = self.client.register_script(_REGISTER)
         self._floor = max(1, replicas_at_least)
         self._replicas = self._floor
+        self._settle_until = 0.0
         self._healthy = True
         #: counts recoveries; an operation remembers the one it started in
         self._generation = 0
@@ -99,6 +106,8 @@ class RedisConnection:
         self._watcher: asyncio.Task[None] | None = None
         #: called with True when Redis answers again, False when it is lost
         self._listeners: list[Callable[[bool], None]] = []
+        #: rate windows counted at each heartbeat: (key, window ms, told the count)
+        self._windows: list[tuple[str, int, Callable[[int], None]]] = []
         #: when Redis was last lost and last found again (time.monotonic(); for tests)
         self.lost_at: float | None = None
         self.found_at: float | None = None
@@ -121,10 +130,15 @@ class RedisConnection:
         """``listener(True)`` when Redis answers again, ``listener(False)`` when lost."""
         self._listeners.append(listener)
 
+    def count_window(self, key: str, window_ms: int, told: Callable[[int], None]) -> None:
+        """At each heartbeat, ``told`` how many calls the sorted set ``key`` holds in the
+        last ``window_ms`` (a budget that loses Redis knows how full the window was)."""
+        self._windows.append((key, window_ms, told))
+
     async def start(self) -> None:
         """Register this replica (a first sign of life in the log if Redis is down) and
         start the watcher."""
-        await self._beat()
+        await self.beat()
         if self._watcher is None:
             self._watcher = asyncio.create_task(self._watch(), name="redis-watcher")
 
@@ -162,41 +176,56 @@ class RedisConnection:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._lost.wait(), self.heartbeat_s)
                 if self._healthy:
-                    await self._beat()
+                    await self.beat()
                 continue
             await asyncio.sleep(self.probe_s)
-            await self._probe()
+            await self.probe()
 
-    async def _probe(self) -> None:
-        """Ask a lost Redis again, on new connections."""
+    async def probe(self) -> bool:
+        """Ask a lost Redis again, on new connections; whether it answered."""
         try:
             await self.client.connection_pool.disconnect()
             await self.client.ping()
-            count = await self._register(
-                keys=[self._replicas_key],
-                args=[self.replica_id, int(self.registration_s * 1000)],
-            )
+            counts = await self._registered()
         except (RedisError, OSError):
-            return
-        self._replicas = max(self._floor, int(count))
+            return False
+        # A restarted Redis has forgotten the replicas: until they had time to register
+        # again, the count found before stands (a share is never taken too large)
+        self._settle_until = time.monotonic() + self.registration_s
+        self._counted(counts)
         self._generation += 1
         self._lost.clear()
         self._healthy = True
         self.found_at = time.monotonic()
         log.warning("cache: Redis at %s answers again; using it", self.where)
         self._tell(True)
+        return True
 
-    async def _beat(self) -> None:
-        async def register() -> int:
-            count: int = await self._register(
-                keys=[self._replicas_key],
-                args=[self.replica_id, int(self.registration_s * 1000)],
-            )
-            return count
+    async def beat(self) -> None:
+        """Register this replica now, and count the replicas and the rate windows."""
+        counts = await self.run(self._registered, None)
+        if counts is not None:
+            self._counted(counts)
 
-        count = await self.run(register, 0)
-        if count:
-            self._replicas = max(self._floor, count)
+    async def _registered(self) -> list[int]:
+        windows = self._windows
+        counts: list[int] = await self._register(
+            keys=[self._replicas_key, *(key for key, _, _ in windows)],
+            args=[
+                self.replica_id,
+                int(self.registration_s * 1000),
+                *(window_ms for _, window_ms, _ in windows),
+            ],
+        )
+        return counts
+
+    def _counted(self, counts: list[int]) -> None:
+        replicas = max(self._floor, int(counts[0]))
+        if time.monotonic() < self._settle_until:
+            replicas = max(replicas, self._replicas)
+        self._replicas = replicas
+        for (_, _, told), count in zip(self._windows, counts[1:], strict=False):
+            told(int(count))
 
     def _tell(self, found: bool) -> None:
         for listener in self._listeners:
