@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -183,10 +183,8 @@ class Frontend:
                 n += 1
                 delay = start + n / self.rate - asyncio.get_running_loop().time()
                 if delay > 0:
-                    try:
+                    with suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), delay)
-                    except TimeoutError:
-                        pass
             if tasks:
                 await asyncio.gather(*tasks)
 
