@@ -5,19 +5,27 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 import redis
 
 from gateway.cache.budget import LocalBudget, RedisBudget
 from gateway.cache.connection import RedisConnection
+from gateway.config import settings_from_mapping
 from gateway.errors import BackendRateLimited
+from gateway.simulators import demo_config
+from tests.conftest import Simulators, gateway_client, gql
 from tests.fleet import Frontend, busiest_window, config_text, highlevel_simulator, serve
+from tests.live import live_gateway
 from tests.redis_server import RedisServer
+from tests.test_cache import STATUS_QUERY, hl_calls, hl_settings
 from tests.test_resilience import FakeClock
 
 LIMIT, WINDOW = 100, 10.0
@@ -151,6 +159,12 @@ async def until(condition: Callable[[], object], deadline_s: float = 10.0) -> No
         await asyncio.sleep(0.02)
 
 
+def ask(client: httpx.Client, source_id: str) -> str:
+    response = client.post("/graphql", json={"query": STATUS_QUERY, "variables": {"id": source_id}})
+    found: str = response.json()["data"]["orderBySourceId"]["sourceId"]
+    return found
+
+
 def in_redis(url: str, command: Callable[[redis.Redis], int]) -> int:
     """One look at Redis on a connection of its own; 0 while it cannot answer."""
     client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
@@ -225,3 +239,107 @@ async def test_two_replicas_keep_highlevel_s_limit_across_a_redis_stop_and_start
     assert outcomes <= {"ok", "BACKEND_RATE_LIMITED"}, outcomes
     assert frontend.count("ok", since=lost_at) > 0  # answers went on without Redis
     assert frontend.count("ok", since=back_at + shared_again_after) > 0
+
+
+def test_a_frozen_redis_stalls_no_request_and_is_used_again_when_it_thaws(
+    sims: Simulators, redis_server: RedisServer, redis_url: str
+) -> None:
+    # SIGSTOP: connections are still accepted (the kernel's backlog) but nothing
+    # answers. Only the first operation waits (its 0.5 s socket timeout); the rest go on
+    # without Redis until the watcher finds it again.
+    settings = hl_settings(
+        sims, {"backend": "redis", "url": redis_url}, cache_ttl_s=30, rate_limit=100
+    )
+    ids = [o["_id"] for o in sims.set.data["highlevel"].orders[:8]]
+    process = redis_server.process
+    assert process is not None
+    with live_gateway(settings) as url, httpx.Client(base_url=url, timeout=10) as client:
+        ask(client, ids[0])
+        os.kill(process.pid, signal.SIGSTOP)
+        try:
+            took = []
+            for source_id in ids[1:6]:
+                start = time.monotonic()
+                assert ask(client, source_id) == source_id
+                took.append(time.monotonic() - start)
+            ready = client.get("/readyz").json()
+        finally:
+            os.kill(process.pid, signal.SIGCONT)
+        thawed = time.monotonic()
+        deadline = thawed + 10
+        while client.get("/readyz").json()["cache"]["healthy"] is not True:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        used_again_after = time.monotonic() - thawed
+        ask(client, ids[6])
+        calls = hl_calls(sims)
+        ask(client, ids[6])  # from the cache in Redis again
+    assert ready["cache"] == {"backend": "redis", "healthy": False}
+    assert sum(took) < 2.0, took  # one socket timeout at most, not one per operation
+    assert max(took[1:]) < 0.4, took
+    assert used_again_after < 2.0
+    assert hl_calls(sims) == calls
+
+
+def test_a_backend_429_closes_the_budget_and_never_opens_the_breaker() -> None:
+    # HighLevel's simulator with its real limit and no Retry-After, a gateway whose
+    # budget is set too high (200) and whose breaker opens after 2 failures: the 101st
+    # call draws a 429, which closes the budget (a second, with no Retry-After) instead
+    # of being retried into more 429s or opening the breaker. The gateway's clock does
+    # not move, so the budget stays closed for the rest of the test.
+    clock = FakeClock()
+    with highlevel_simulator() as (sim_url, backend, simulators):
+        conf = demo_config(sim_url, ["highlevel"])
+        conf["sources"]["hl-main"].update(
+            rate_limit=200, rate_wait_s=0, retries=2, breaker_threshold=2
+        )
+        ids = [o["_id"] for o in simulators.data["highlevel"].orders]
+        with gateway_client(settings_from_mapping(conf), clock) as client:
+            bodies = [gql(client, STATUS_QUERY, {"id": ids[n % len(ids)]}) for n in range(110)]
+            ready = client.get("/readyz")
+    statuses = [status for _, status in backend.snapshot()]
+    assert statuses == [200] * 100 + [429]
+    assert sum(1 for b in bodies if "errors" not in b) == 100
+    refused = [b["errors"][0]["extensions"] for b in bodies if "errors" in b]
+    assert len(refused) == 10
+    assert all(e["code"] == "BACKEND_RATE_LIMITED" and e["retryAfterS"] == 1 for e in refused)
+    assert ready.status_code == 200
+    assert ready.json()["sources"]["hl-main"]["healthy"] is True
+
+
+def test_workers_with_the_memory_cache_split_each_budget_and_say_so_once(
+    tmp_path: Path,
+) -> None:
+    # `--workers 2`, memory cache: 160 requests, 8 at a time. Each worker may send 50
+    # calls per window, so the backend sees at most 100 and no 429.
+    with highlevel_simulator() as (sim_url, backend, simulators):
+        ids = [o["_id"] for o in simulators.data["highlevel"].orders]
+        with serve(config_text(sim_url, rate_wait_s=0), tmp_path, workers=2) as gateway:
+
+            async def user(client: httpx.AsyncClient, first: int) -> list[str]:
+                outcomes = []
+                for n in range(first, first + 20):
+                    response = await client.post(
+                        "/graphql",
+                        json={"query": STATUS_QUERY, "variables": {"id": ids[n % len(ids)]}},
+                    )
+                    errors = response.json().get("errors") or [{"extensions": {"code": "ok"}}]
+                    outcomes.append(errors[0]["extensions"]["code"])
+                return outcomes
+
+            async def users() -> list[str]:
+                async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as client:
+                    answers = await asyncio.gather(*(user(client, 20 * i) for i in range(8)))
+                return [outcome for outcomes in answers for outcome in outcomes]
+
+            outcomes = asyncio.run(users())
+            said = gateway.log_lines("with the memory cache")
+    assert len(outcomes) == 160
+    assert set(outcomes) <= {"ok", "BACKEND_RATE_LIMITED"}
+    assert "BACKEND_RATE_LIMITED" in outcomes  # the budget held, per worker
+    statuses = [status for _, status in backend.snapshot()]
+    assert 429 not in statuses
+    assert busiest_window(backend.snapshot()) <= 100
+    assert len(said) == 1
+    assert "each worker gets 1/2 of each rate budget (hl-main 50 of 100 calls per 10 s)" in said[0]
+    assert 'backend = "redis"' in said[0]
