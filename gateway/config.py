@@ -51,6 +51,8 @@ class ApiKeySettings(BaseModel):
     key_sha256: str | None = Field(default=None, pattern=r"^[0-9a-fA-F]{64}$")
     scopes: tuple[str, ...] = ()
     sources: tuple[str, ...] | None = None
+    #: every request of this key is bulk: it yields rate budgets to interactive traffic
+    bulk: bool = False
 
     @model_validator(mode="after")
     def _one_secret(self) -> ApiKeySettings:

@@ -32,6 +32,8 @@ class Principal:
     scopes: frozenset[str]
     #: the sources this caller may read; None is all of them
     sources: frozenset[str] | None = None
+    #: every request of this caller is bulk (rate budgets serve interactive ones first)
+    bulk: bool = False
 
     def can(self, scope: str) -> bool:
         return scope in self.scopes
@@ -53,6 +55,7 @@ class Authenticator:
                     k.name,
                     frozenset(k.scopes),
                     frozenset(k.sources) if k.sources is not None else None,
+                    bulk=k.bulk,
                 ),
             )
             for k in settings.api_keys

@@ -10,6 +10,13 @@ overloaded process gets round to sending. A backend's 429 closes the budget unti
 Retry-After has passed, for every process sharing it, so a storm of 429s does not become
 a storm of retries.
 
+Two classes of call share a budget: interactive (``/graphql``) and bulk (``/export``, and
+every request of an API key with ``bulk = true``). While interactive traffic is present (a
+call waiting, or one granted in the last window) bulk calls get at most ``bulk_share`` of
+the limit per window, and none while an interactive call waits for the next free slot, so
+that slot is the interactive call's; with no interactive traffic bulk uses the whole
+budget.
+
 The backend counts arrivals and this counts departures; latency that varies between two
 calls would let the backend see one call too many in its window, so the window kept here
 is 10% (at least 50 ms) longer.
@@ -27,10 +34,21 @@ from typing import Protocol
 from gateway.cache.connection import RedisConnection
 from gateway.errors import BackendRateLimited
 from gateway.resilience import Clock
+from gateway.telemetry.budget_wait import record_budget_wait
 
 #: How long a call may wait for budget when that is longer than the source's rate_wait_s:
 #: an export, which nobody watches live, waits its turn instead of failing (set per request).
 PATIENCE: ContextVar[float] = ContextVar("gateway_budget_patience", default=0.0)
+#: Whether the current request's calls are bulk (set per request: /export, a bulk key).
+BULK: ContextVar[bool] = ContextVar("gateway_budget_bulk", default=False)
+#: How much longer than its computed wait an interactive waiter keeps bulk calls off the
+#: slot it waits for (it wakes, then asks)
+_HOLD_S = 0.05
+
+
+def bulk_cap(share: float, limit: int) -> int:
+    """The bulk calls per window while interactive traffic is present."""
+    return int(share * limit)
 
 
 def allowed_wait(max_wait_s: float) -> float:
@@ -73,14 +91,20 @@ class LocalBudget:
         max_wait_s: float,
         clock: Clock,
         parts: Callable[[], int] = lambda: 1,
+        bulk_share: float = 0.5,
     ) -> None:
         self.source = source
         self.limit = limit
+        self.bulk_share = bulk_share
         self.window_s = padded(window_s)
         self.max_wait_s = max_wait_s
         self.clock = clock
         self.parts = parts
         self._sent: deque[float] = deque()
+        self._bulk: deque[float] = deque()
+        #: interactive traffic: present until, and waiting for a slot until
+        self._interactive_until = 0.0
+        self._waiting_until = 0.0
         self._blocked_until = 0.0
         #: after Redis was lost: until when, from when, and how many calls of its own
         #: this process may add to what the shared window already held
@@ -93,34 +117,69 @@ class LocalBudget:
             return None
         return max(1, self.limit // max(1, self.parts()))
 
-    def take(self, now: float | None = None) -> float:
-        """Take a slot now (0.0), or the wait before one may be free."""
+    def take(
+        self, now: float | None = None, *, bulk: bool = False, max_wait_s: float = 0.0
+    ) -> float:
+        """Take a slot now (0.0), or the wait before one may be free. An interactive call
+        that will wait (``max_wait_s``) keeps bulk calls off the slot it waits for."""
         now = self.clock.monotonic() if now is None else now
         if self._blocked_until > now:
             return self._blocked_until - now
         share = self.share
-        if share is not None:
-            sent = self._sent
-            while sent and sent[0] <= now - self.window_s:
-                sent.popleft()
-            if len(sent) >= share:
-                return sent[-share] + self.window_s - now
-            until, since, allowance = self._transition
-            if now < until and sum(1 for t in sent if t > since) >= allowance:
-                return until - now
-            sent.append(now)
+        if share is None:
+            return 0.0
+        sent, window = self._sent, self.window_s
+        while sent and sent[0] <= now - window:
+            sent.popleft()
+        wait = 0.0
+        if len(sent) >= share:
+            wait = sent[-share] + window - now
+        until, since, allowance = self._transition
+        if not wait and now < until and sum(1 for t in sent if t > since) >= allowance:
+            wait = until - now
+        if not bulk:
+            self._interactive_until = now + window
+            if wait and wait <= max_wait_s:
+                self._waiting_until = max(self._waiting_until, now + wait + _HOLD_S)
+        elif not wait:
+            wait = self._bulk_wait(now, share)
+        if wait:
+            return wait
+        sent.append(now)
+        if bulk:
+            self._bulk.append(now)
         return 0.0
 
-    def note(self, now: float | None = None) -> None:
+    def _bulk_wait(self, now: float, share: int) -> float:
+        if self._waiting_until > now:
+            return self._waiting_until - now
+        if self._interactive_until <= now:
+            return 0.0
+        queue, window = self._bulk, self.window_s
+        while queue and queue[0] <= now - window:
+            queue.popleft()
+        cap = bulk_cap(self.bulk_share, share)
+        if len(queue) < cap:
+            return 0.0
+        if cap == 0:
+            return self._interactive_until - now
+        return queue[-cap] + window - now
+
+    def note(self, now: float | None = None, *, bulk: bool = False) -> None:
         """A call left on a slot the shared budget granted: kept so that this process
         knows its own calls of the last window should the shared budget go away."""
         if self.limit is not None:
-            self._sent.append(self.clock.monotonic() if now is None else now)
+            at = self.clock.monotonic() if now is None else now
+            self._sent.append(at)
+            if bulk:
+                self._bulk.append(at)
 
     def untake(self, at: float) -> None:
         """Give back the slot taken at ``at`` (the shared budget refused the call)."""
         with contextlib.suppress(ValueError):
             self._sent.remove(at)
+        with contextlib.suppress(ValueError):
+            self._bulk.remove(at)
 
     def fall_back(self, seen: int) -> None:
         """The shared budget is gone; it held ``seen`` calls in its window when it last
@@ -133,8 +192,10 @@ class LocalBudget:
         self._transition = (now + self.window_s, now, left)
 
     async def acquire(self) -> None:
+        bulk, patience = BULK.get(), allowed_wait(self.max_wait_s)
+
         async def take() -> float:
-            return self.take()
+            return self.take(bulk=bulk, max_wait_s=patience)
 
         await wait_for_slot(self.source, take, self.max_wait_s, self.clock)
 
@@ -148,43 +209,76 @@ async def wait_for_slot(
     max_wait_s: float,
     clock: Clock,
 ) -> None:
-    """Ask ``take`` for a slot until it grants one (0.0) or ``max_wait_s`` would pass."""
+    """Ask ``take`` for a slot until it grants one (0.0) or ``max_wait_s`` would pass;
+    the time waited is observed by class."""
     max_wait_s = allowed_wait(max_wait_s)
     waited = 0.0
-    while True:
-        answer = take()
-        wait = answer if isinstance(answer, float) else await answer
-        if wait <= 0:
-            return
-        if waited + wait > max_wait_s:
-            raise rate_limited(source, wait)
-        await clock.sleep(wait)
-        waited += wait
+    try:
+        while True:
+            answer = take()
+            wait = answer if isinstance(answer, float) else await answer
+            if wait <= 0:
+                return
+            if waited + wait > max_wait_s:
+                raise rate_limited(source, wait)
+            await clock.sleep(wait)
+            waited += wait
+    finally:
+        record_budget_wait(source, BULK.get(), waited)
 
 
-# KEYS: the sorted set of departures (ms), the blocked-until key (ms). ARGV: limit (0:
-# none), window ms, a unique member. Answers the ms to wait (> 0), or, granted, minus the
-# calls now in the window (a replica that loses Redis knows how much of the window was
-# spent). Times are Redis's own clock, so processes on machines whose clocks differ share
-# one window.
+# KEYS: the sorted set of departures (ms), the blocked-until key (ms), the sorted set of
+# bulk departures, interactive traffic present until (ms), an interactive call waiting
+# until (ms). ARGV: limit (0: none), window ms, a unique member, 1 for a bulk call, the
+# bulk cap, how long an interactive call will wait (ms). Answers the ms to wait (> 0),
+# or, granted, minus the calls now in the window (a replica that loses Redis knows how
+# much of the window was spent). Times are Redis's own clock, so processes on machines
+# whose clocks differ share one window. The same rules as LocalBudget.take.
 _TAKE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local limit, window = tonumber(ARGV[1]), tonumber(ARGV[2])
+local bulk = ARGV[4] == '1'
 local blocked = tonumber(redis.call('GET', KEYS[2]) or '0')
 if blocked > now then return blocked - now end
-if limit > 0 then
-  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-  local n = redis.call('ZCARD', KEYS[1])
-  if n >= limit then
-    local kth = redis.call('ZRANGE', KEYS[1], n - limit, n - limit, 'WITHSCORES')
-    return math.max(1, tonumber(kth[2]) + window - now)
-  end
-  redis.call('ZADD', KEYS[1], now, ARGV[3])
-  redis.call('PEXPIRE', KEYS[1], window + 1000)
-  return -(n + 1)
+if limit <= 0 then return 0 end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+local n = redis.call('ZCARD', KEYS[1])
+local wait = 0
+if n >= limit then
+  local kth = redis.call('ZRANGE', KEYS[1], n - limit, n - limit, 'WITHSCORES')
+  wait = math.max(1, tonumber(kth[2]) + window - now)
 end
-return 0
+if not bulk then
+  redis.call('SET', KEYS[4], now + window, 'PX', window + 1000)
+  if wait > 0 and wait <= tonumber(ARGV[6]) then
+    local hold = now + wait + 50
+    if hold > tonumber(redis.call('GET', KEYS[5]) or '0') then
+      redis.call('SET', KEYS[5], hold, 'PX', wait + 1050)
+    end
+  end
+  if wait > 0 then return wait end
+else
+  if wait > 0 then return wait end
+  local waiting = tonumber(redis.call('GET', KEYS[5]) or '0')
+  if waiting > now then return waiting - now end
+  local present = tonumber(redis.call('GET', KEYS[4]) or '0')
+  if present > now then
+    local cap = tonumber(ARGV[5])
+    redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - window)
+    local b = redis.call('ZCARD', KEYS[3])
+    if b >= cap then
+      if cap <= 0 then return present - now end
+      local kth = redis.call('ZRANGE', KEYS[3], b - cap, b - cap, 'WITHSCORES')
+      return math.max(1, tonumber(kth[2]) + window - now)
+    end
+  end
+  redis.call('ZADD', KEYS[3], now, ARGV[3])
+  redis.call('PEXPIRE', KEYS[3], window + 1000)
+end
+redis.call('ZADD', KEYS[1], now, ARGV[3])
+redis.call('PEXPIRE', KEYS[1], window + 1000)
+return -(n + 1)
 """
 
 _BLOCK = """
@@ -211,7 +305,13 @@ class RedisBudget:
         self.local = local
         local.parts = lambda: connection.replicas
         prefix = connection.prefix
-        self._keys = [f"{prefix}budget:{key}", f"{prefix}blocked:{key}"]
+        self._keys = [
+            f"{prefix}budget:{key}",
+            f"{prefix}blocked:{key}",
+            f"{prefix}budget-bulk:{key}",
+            f"{prefix}interactive:{key}",
+            f"{prefix}interactive-waiting:{key}",
+        ]
         self._take = connection.client.register_script(_TAKE)
         self._block = connection.client.register_script(_BLOCK)
         #: calls in the shared window when Redis last answered (a call or a heartbeat)
@@ -235,30 +335,40 @@ class RedisBudget:
     async def acquire(self) -> None:
         local = self.local
         window_ms = int(local.window_s * 1000)
+        bulk, patience = BULK.get(), allowed_wait(local.max_wait_s)
+        args: list[int | str] = [
+            local.limit or 0,
+            window_ms,
+            "",
+            1 if bulk else 0,
+            bulk_cap(local.bulk_share, local.limit or 0),
+            int(patience * 1000),
+        ]
 
         async def ask() -> int:
-            args: list[int | str] = [local.limit or 0, window_ms, uuid.uuid4().hex]
+            args[2] = uuid.uuid4().hex
             answer: int = await self._take(keys=self._keys, args=args)
             return answer
 
         async def take() -> float:
             if not self.connection.available():
-                return local.take()
+                return local.take(bulk=bulk, max_wait_s=patience)
             now = local.clock.monotonic()
             both = now < self._both_until
-            if both and (wait := local.take(now)) > 0:
+            if both and (wait := local.take(now, bulk=bulk, max_wait_s=patience)) > 0:
                 return wait
             answer = await self.connection.run(ask, None)
             if answer is None:  # lost just now: this process's own budget
-                return 0.0 if both else local.take()
+                return 0.0 if both else local.take(bulk=bulk, max_wait_s=patience)
             if answer > 0:
-                self.seen = local.limit or 0
+                if not bulk:  # a bulk call may be held back from a window with room
+                    self.seen = local.limit or 0
                 if both:
                     local.untake(now)
                 return int(answer) / 1000
             self.seen = -int(answer)
             if not both:
-                local.note(now)
+                local.note(now, bulk=bulk)
             return 0.0
 
         await wait_for_slot(local.source, take, local.max_wait_s, local.clock)
@@ -268,7 +378,7 @@ class RedisBudget:
         millis = max(1, int(seconds * 1000))
 
         async def tell() -> int:
-            answer: int = await self._block(keys=self._keys[1:], args=[millis])
+            answer: int = await self._block(keys=self._keys[1:2], args=[millis])
             return answer
 
         await self.connection.run(tell, 0)

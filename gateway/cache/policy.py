@@ -72,13 +72,16 @@ def build_budget(
     max_wait_s: float,
     clock: Clock,
     workers: int = 1,
+    bulk_share: float = 0.5,
 ) -> Budget | None:
     """A source's budget: shared through Redis when the cache is Redis, else this
     process's share (``limit // workers``: the ``gateway serve --workers`` processes do not
     share memory); None when the source has no rate limit."""
     if not limit:
         return None
-    local = LocalBudget(source, limit, window_s, max_wait_s, clock, parts=lambda: workers)
+    local = LocalBudget(
+        source, limit, window_s, max_wait_s, clock, parts=lambda: workers, bulk_share=bulk_share
+    )
     connection = store.connection if store is not None else None
     if connection is not None:
         return RedisBudget(connection, namespace, local)

@@ -32,7 +32,7 @@ from strawberry import Schema
 from strawberry.types.graphql import OperationType
 
 from gateway import errors
-from gateway.cache.budget import PATIENCE
+from gateway.cache.budget import BULK, PATIENCE
 from gateway.domain import OrderQuery
 from gateway.errors import BadUserInput, Forbidden, GatewayError
 from gateway.export.document import ExportPlan, plan_export
@@ -93,6 +93,7 @@ class ExportEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         PATIENCE.set(EXPORT_PATIENCE_S)
+        BULK.set(True)
         request = Request(scope, receive)
         request_id = _request_id(request)
         response: Response

@@ -34,6 +34,9 @@ class SourceSettings(BaseModel):
     #: client-side rate limit: at most rate_limit calls per rate_window_s (unset or 0: none)
     rate_limit: int | None = Field(default=None, ge=0)
     rate_window_s: float = Field(default=10.0, gt=0, le=3600)
+    #: while interactive calls are present, bulk calls (/export, bulk keys) get at most
+    #: this share of rate_limit per window; with none, bulk uses the whole budget
+    bulk_share: float = Field(default=0.5, ge=0, le=1)
     #: the longest a call waits for a slot of the rate budget; then BACKEND_RATE_LIMITED
     rate_wait_s: float = Field(default=2.0, ge=0, le=600)
     #: orders, customers and list pages are reused this long (0: not cached)

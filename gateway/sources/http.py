@@ -16,7 +16,7 @@ from urllib.parse import quote, urlencode
 
 import msgspec
 
-from gateway.cache.budget import PATIENCE, Budget, allowed_wait, rate_limited
+from gateway.cache.budget import BULK, PATIENCE, Budget, allowed_wait, rate_limited
 from gateway.cache.coalesce import Coalescer
 from gateway.cache.policy import CachePolicy
 from gateway.cache.stale import warn_stale
@@ -125,9 +125,10 @@ class BackendHttp:
         path and query in flight twice is one call (the source's credential is the same).
         """
         query = urlencode(params, quote_via=quote) if params else ""
-        # An export waits longer for budget than an interactive request: the two never
-        # share a call, so neither inherits the other's patience or its refusal.
-        flight = (path, query, PATIENCE.get())
+        # An export waits longer for budget than an interactive request, and yields to
+        # it: the two never share a call, so neither inherits the other's patience,
+        # refusal or place in the budget.
+        flight = (path, query, PATIENCE.get(), BULK.get())
         cache = self.cache
         if cache is None:
             _, body = await self.flights.run(

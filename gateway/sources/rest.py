@@ -122,6 +122,7 @@ class RestSource(ABC, Generic[S]):
                 max_wait_s=settings.rate_wait_s,
                 clock=clock,
                 workers=workers,
+                bulk_share=settings.bulk_share,
             ),
             cache=CachePolicy(cache, settings.cache_ttl_s, settings.stale_if_error_s, space)
             if cache is not None and settings.cache_ttl_s > 0
