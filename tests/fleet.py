@@ -70,9 +70,10 @@ def busiest_window(calls: list[tuple[float, int]], window_s: float = 10.0) -> in
 
 
 @contextmanager
-def highlevel_simulator() -> Iterator[tuple[str, Recorder, SimulatorSet]]:
-    """The simulators, HighLevel enforcing its documented limit; (url, recorder, set)."""
-    simulators = SimulatorSet()
+def highlevel_simulator(orders: int | None = None) -> Iterator[tuple[str, Recorder, SimulatorSet]]:
+    """The simulators (``orders`` each), HighLevel enforcing its documented limit;
+    (url, recorder, set)."""
+    simulators = SimulatorSet(orders=orders)
     recorder = Recorder(simulators.app())
     server = BackgroundServer(recorder).start()
     try:
