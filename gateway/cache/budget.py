@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+from bisect import bisect_right
 from collections import deque
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
@@ -106,9 +107,9 @@ class LocalBudget:
         self._interactive_until = 0.0
         self._waiting_until = 0.0
         self._blocked_until = 0.0
-        #: after Redis was lost: until when, from when, and how many calls of its own
-        #: this process may add to what the shared window already held
-        self._transition = (0.0, 0.0, 0)
+        #: after Redis was lost: until when, from when, when the shared window's calls
+        #: left (as last seen, sorted), and how many more it may have held
+        self._transition: tuple[float, float, list[float], int] = (0.0, 0.0, [], 0)
 
     @property
     def share(self) -> int | None:
@@ -134,9 +135,8 @@ class LocalBudget:
         wait = 0.0
         if len(sent) >= share:
             wait = sent[-share] + window - now
-        until, since, allowance = self._transition
-        if not wait and now < until and sum(1 for t in sent if t > since) >= allowance:
-            wait = until - now
+        if not wait and now < self._transition[0]:
+            wait = self._transition_wait(now, sent)
         if not bulk:
             self._interactive_until = now + window
             if wait and wait <= max_wait_s:
@@ -181,15 +181,27 @@ class LocalBudget:
         with contextlib.suppress(ValueError):
             self._bulk.remove(at)
 
-    def fall_back(self, seen: int) -> None:
-        """The shared budget is gone; it held ``seen`` calls in its window when it last
-        answered. Until those have left the window, this process adds at most its share
-        of what remained, so replicas falling back together stay within the limit."""
+    def fall_back(self, shared: list[float], unseen: int = 0) -> None:
+        """The shared budget is gone. ``shared``: when the calls of its window left, as
+        last seen (a heartbeat ago at most); ``unseen``: calls it held beyond those, taken
+        as leaving now. Until they have all left the window, this process adds at most its
+        share of the room they leave, so replicas falling back together stay within the
+        limit; then its share of the budget."""
         if self.limit is None:
             return
         now = self.clock.monotonic()
-        left = max(0, self.limit - seen) // max(1, self.parts())
-        self._transition = (now + self.window_s, now, left)
+        self._transition = (now + self.window_s, now, sorted(shared), unseen)
+
+    def _transition_wait(self, now: float, sent: deque[float]) -> float:
+        assert self.limit is not None
+        until, since, shared, unseen = self._transition
+        start = now - self.window_s
+        first = bisect_right(shared, start)  # the shared calls still in the window
+        room = max(0, self.limit - (len(shared) - first) - unseen) // max(1, self.parts())
+        if sum(1 for t in sent if t > since) < room:
+            return 0.0
+        # the next change: a shared call leaving the window, or the transition's end
+        return (shared[first] + self.window_s - now) if first < len(shared) else until - now
 
     async def acquire(self) -> None:
         bulk, patience = BULK.get(), allowed_wait(self.max_wait_s)
@@ -314,14 +326,22 @@ class RedisBudget:
         ]
         self._take = connection.client.register_script(_TAKE)
         self._block = connection.client.register_script(_BLOCK)
-        #: calls in the shared window when Redis last answered (a call or a heartbeat)
-        self.seen = 0
+        #: calls in the shared window when Redis last answered (a call or a heartbeat),
+        #: and when (this process's clock)
+        self.seen, self._seen_at = 0, 0.0
+        #: when the shared window's calls left, as of the last heartbeat
+        self._snapshot: list[float] = []
         self._both_until = 0.0
         connection.listen(self._changed)
         connection.count_window(self._keys[0], int(local.window_s * 1000), self._saw)
 
-    def _saw(self, count: int) -> None:
-        self.seen = count
+    def _saw(self, ages_ms: list[int]) -> None:
+        now = self.local.clock.monotonic()
+        self._snapshot = [now - age / 1000 for age in ages_ms]
+        self.seen, self._seen_at = len(ages_ms), now
+
+    def _counted(self, seen: int) -> None:
+        self.seen, self._seen_at = seen, self.local.clock.monotonic()
 
     @property
     def max_wait_s(self) -> float:
@@ -329,7 +349,10 @@ class RedisBudget:
 
     def _changed(self, found: bool) -> None:
         if not found:
-            self.local.fall_back(self.seen)
+            # the calls granted since the heartbeat's snapshot, as of the last answer
+            start = self._seen_at - self.local.window_s
+            known = sum(1 for t in self._snapshot if t > start)
+            self.local.fall_back(self._snapshot, max(0, self.seen - known))
         self._both_until = self.local.clock.monotonic() + self.local.window_s
 
     async def acquire(self) -> None:
@@ -362,11 +385,11 @@ class RedisBudget:
                 return 0.0 if both else local.take(bulk=bulk, max_wait_s=patience)
             if answer > 0:
                 if not bulk:  # a bulk call may be held back from a window with room
-                    self.seen = local.limit or 0
+                    self._counted(local.limit or 0)
                 if both:
                     local.untake(now)
                 return int(answer) / 1000
-            self.seen = -int(answer)
+            self._counted(-int(answer))
             if not both:
                 local.note(now, bulk=bulk)
             return 0.0

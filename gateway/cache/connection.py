@@ -26,7 +26,7 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import redis.asyncio as aioredis
@@ -41,7 +41,7 @@ T = TypeVar("T")
 # KEYS: the replicas' sorted set, then rate budgets' windows (budget.py). ARGV: this
 # replica's id, its registration's life (ms), then each window's length (ms). Scores are
 # Redis's own clock (the replicas': expiry times). Answers how many replicas are alive,
-# then how many calls each window holds.
+# then for each window the ages (ms) of the calls it holds.
 _REGISTER = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -51,7 +51,11 @@ redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 redis.call('PEXPIRE', KEYS[1], ttl * 2)
 local counts = {redis.call('ZCARD', KEYS[1])}
 for i = 2, #KEYS do
-  counts[i] = redis.call('ZCOUNT', KEYS[i], now - tonumber(ARGV[i + 1]), '+inf')
+  local start = now - tonumber(ARGV[i + 1])
+  local scores = redis.call('ZRANGEBYSCORE', KEYS[i], start, '+inf', 'WITHSCORES')
+  local ages = {}
+  for j = 2, #scores, 2 do ages[#ages + 1] = now - tonumber(scores[j]) end
+  counts[i] = ages
 end
 return counts
 """
@@ -106,8 +110,8 @@ class RedisConnection:
         self._watcher: asyncio.Task[None] | None = None
         #: called with True when Redis answers again, False when it is lost
         self._listeners: list[Callable[[bool], None]] = []
-        #: rate windows counted at each heartbeat: (key, window ms, told the count)
-        self._windows: list[tuple[str, int, Callable[[int], None]]] = []
+        #: rate windows read at each heartbeat: (key, window ms, told the calls' ages)
+        self._windows: list[tuple[str, int, Callable[[list[int]], None]]] = []
         #: when Redis was last lost and last found again (time.monotonic(); for tests)
         self.lost_at: float | None = None
         self.found_at: float | None = None
@@ -130,9 +134,9 @@ class RedisConnection:
         """``listener(True)`` when Redis answers again, ``listener(False)`` when lost."""
         self._listeners.append(listener)
 
-    def count_window(self, key: str, window_ms: int, told: Callable[[int], None]) -> None:
-        """At each heartbeat, ``told`` how many calls the sorted set ``key`` holds in the
-        last ``window_ms`` (a budget that loses Redis knows how full the window was)."""
+    def count_window(self, key: str, window_ms: int, told: Callable[[list[int]], None]) -> None:
+        """At each heartbeat, ``told`` the ages (ms) of the calls the sorted set ``key``
+        holds in the last ``window_ms`` (a budget that loses Redis knows when they leave)."""
         self._windows.append((key, window_ms, told))
 
     async def start(self) -> None:
@@ -207,9 +211,9 @@ class RedisConnection:
         if counts is not None:
             self._counted(counts)
 
-    async def _registered(self) -> list[int]:
+    async def _registered(self) -> list[Any]:
         windows = self._windows
-        counts: list[int] = await self._register(
+        counts: list[Any] = await self._register(
             keys=[self._replicas_key, *(key for key, _, _ in windows)],
             args=[
                 self.replica_id,
@@ -219,13 +223,13 @@ class RedisConnection:
         )
         return counts
 
-    def _counted(self, counts: list[int]) -> None:
+    def _counted(self, counts: list[Any]) -> None:
         replicas = max(self._floor, int(counts[0]))
         if time.monotonic() < self._settle_until:
             replicas = max(replicas, self._replicas)
         self._replicas = replicas
-        for (_, _, told), count in zip(self._windows, counts[1:], strict=False):
-            told(int(count))
+        for (_, _, told), ages in zip(self._windows, counts[1:], strict=False):
+            told([int(age) for age in ages])
 
     def _tell(self, found: bool) -> None:
         for listener in self._listeners:
