@@ -24,6 +24,7 @@ is 10% (at least 50 ms) longer.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
 from bisect import bisect_right
@@ -174,6 +175,10 @@ class LocalBudget:
             if bulk:
                 self._bulk.append(at)
 
+    def sent_since(self, moment: float) -> list[float]:
+        """This process's calls of the window after ``moment``."""
+        return [t for t in self._sent if t > moment]
+
     def untake(self, at: float) -> None:
         """Give back the slot taken at ``at`` (the shared budget refused the call)."""
         with contextlib.suppress(ValueError):
@@ -293,6 +298,18 @@ redis.call('PEXPIRE', KEYS[1], window + 1000)
 return -(n + 1)
 """
 
+# KEYS: the sorted set of departures. ARGV: a unique prefix, the window (ms), then the
+# ages (ms) of calls a replica sent while it could not reach Redis: put in the window.
+_MERGE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+for i = 3, #ARGV do
+  redis.call('ZADD', KEYS[1], 'NX', now - tonumber(ARGV[i]), ARGV[1] .. i)
+end
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) + 1000)
+return #ARGV - 2
+"""
+
 _BLOCK = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -326,6 +343,9 @@ class RedisBudget:
         ]
         self._take = connection.client.register_script(_TAKE)
         self._block = connection.client.register_script(_BLOCK)
+        self._merge = connection.client.register_script(_MERGE)
+        self._lost_at: float | None = None
+        self._merging: asyncio.Task[None] | None = None
         #: calls in the shared window when Redis last answered (a call or a heartbeat),
         #: and when (this process's clock)
         self.seen, self._seen_at = 0, 0.0
@@ -348,12 +368,32 @@ class RedisBudget:
         return self.local.max_wait_s
 
     def _changed(self, found: bool) -> None:
+        now = self.local.clock.monotonic()
         if not found:
             # the calls granted since the heartbeat's snapshot, as of the last answer
             start = self._seen_at - self.local.window_s
             known = sum(1 for t in self._snapshot if t > start)
             self.local.fall_back(self._snapshot, max(0, self.seen - known))
-        self._both_until = self.local.clock.monotonic() + self.local.window_s
+            self._lost_at = now
+        elif self._lost_at is not None:
+            # the calls sent without Redis go into the shared window, so that replicas
+            # that kept Redis meanwhile (or found it first) count them
+            sent = [now - t for t in self.local.sent_since(self._lost_at)]
+            self._lost_at = None
+            if sent:
+                self._merging = asyncio.get_running_loop().create_task(self._put_back(sent))
+        self._both_until = now + self.local.window_s
+
+    async def _put_back(self, ages_s: list[float]) -> None:
+        window_ms = int(self.local.window_s * 1000)
+        args: list[str | int] = [uuid.uuid4().hex + ":", window_ms]
+        args += [int(age * 1000) for age in ages_s]
+
+        async def merge() -> int:
+            count: int = await self._merge(keys=self._keys[:1], args=args)
+            return count
+
+        await self.connection.run(merge, 0)
 
     async def acquire(self) -> None:
         local = self.local
