@@ -12,7 +12,7 @@ allowed) and cache on (30 s, 20 popular orders, 20 answers/s).
 Printed per phase (before / Redis down / after): answers asked, right answers per second,
 BACKEND_RATE_LIMITED and other errors; and over the run: HighLevel calls, its 429s, the
 most calls in any 10 s, how long after Redis answered again both replicas were registered
-and the shared budget took a call.
+and the shared window held calls again (those sent without Redis, put back, or new ones).
 """
 
 from __future__ import annotations
@@ -122,7 +122,7 @@ async def scenario(name: str, ttl: float, popular: int, rate: float) -> None:
         print(
             f"after Redis answered again: both replicas registered in "
             f"{registered if registered is None else round(registered, 2)} s, the shared "
-            f"budget took a call in {shared if shared is None else round(shared, 2)} s"
+            f"window held calls again in {shared if shared is None else round(shared, 2)} s"
         )
         print(f"Redis lines in the replicas' logs: {len(logs)}")
         for line in logs:

@@ -324,9 +324,11 @@ class RedisBudget:
     """One budget for every process that shares the Redis server (an atomic Lua script).
 
     While Redis cannot be reached, this process's own budget stands in at its share
-    (rate_limit divided by the replicas last seen alive); for a window after Redis lost
-    and after it came back (empty, perhaps), a call needs both the shared slot and one
-    of this process's share, since the calls sent meanwhile are in no shared window.
+    (rate_limit divided by the replicas last seen alive), sharing the room the shared
+    window's calls leave as they leave (LocalBudget.fall_back). When Redis answers again
+    (empty, perhaps), the calls sent meanwhile are put back into the shared window, and
+    for a window a call needs both a shared slot and one of this process's share, since
+    another replica may not have put its own back yet.
     """
 
     def __init__(self, connection: RedisConnection, key: str, local: LocalBudget) -> None:
