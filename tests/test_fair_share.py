@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from contextlib import AsyncExitStack
 from typing import Any
 
 import httpx
@@ -96,23 +97,40 @@ async def test_an_export_beside_a_frontend_takes_no_slot_the_frontend_needs() ->
     # 0.8 s while an export reads 91 orders with their line items. With bulk_share = 1
     # (no split, as before) the export takes the window's slots and half the frontend's
     # answers fail; with the default 0.5 none does.
+    await export_beside_frontend(None)
+
+
+async def test_the_split_holds_with_the_export_on_another_replica(redis_url: str) -> None:
+    # The same through Redis: the frontend asks one replica, the export runs on another.
+    await export_beside_frontend({"backend": "redis", "url": redis_url})
+
+
+async def export_beside_frontend(cache: dict[str, str] | None) -> None:
     with highlevel_simulator(orders=90) as (sim_url, backend, simulators):
         conf = demo_config(sim_url, ["highlevel"])
         conf["sources"]["hl-main"].update(rate_limit=100, rate_window_s=10, rate_wait_s=2)
+        if cache is not None:
+            conf["cache"] = cache
         ids = [o["_id"] for o in simulators.data["highlevel"].orders]
-        with live_gateway(settings_from_mapping(conf)) as url:
-            async with httpx.AsyncClient(base_url=url, timeout=60) as client:
-                frontend: list[dict[str, Any]] = []
-                rows: list[dict[str, Any]] = []
-                first = await ask(client, ids[0])  # the frontend is there first
-                export = asyncio.create_task(read_export(client, rows))
-                for n in range(1, 19):
-                    await asyncio.sleep(0.8)
-                    frontend.append(await ask(client, ids[n]))
-                rows_while_frontend = len(rows)
-                calls_while_frontend = len(backend.snapshot())
-                await export
-                metrics = (await client.get("/metrics")).text
+        settings = settings_from_mapping(conf)
+        async with AsyncExitStack() as stack:
+            url = stack.enter_context(live_gateway(settings))
+            other = stack.enter_context(live_gateway(settings)) if cache is not None else url
+            client = await stack.enter_async_context(httpx.AsyncClient(base_url=url, timeout=60))
+            exporter = await stack.enter_async_context(
+                httpx.AsyncClient(base_url=other, timeout=60)
+            )
+            frontend: list[dict[str, Any]] = []
+            rows: list[dict[str, Any]] = []
+            first = await ask(client, ids[0])  # the frontend is there first
+            export = asyncio.create_task(read_export(exporter, rows))
+            for n in range(1, 19):
+                await asyncio.sleep(0.8)
+                frontend.append(await ask(client, ids[n]))
+            rows_while_frontend = len(rows)
+            calls_while_frontend = len(backend.snapshot())
+            await export
+            metrics = (await client.get("/metrics")).text
     answers = [first, *frontend]
     complete = [a for a in answers if "errors" not in a and a["data"]["orderBySourceId"]]
     assert len(complete) >= 0.95 * len(answers), answers
