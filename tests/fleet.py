@@ -169,7 +169,10 @@ class Frontend:
     urls: list[str]
     ids: list[str]
     rate: float
+    query: str = STATUS_QUERY
     outcomes: list[tuple[float, str]] = field(default_factory=list)
+    #: each answer's time from request to response (seconds)
+    latencies: list[float] = field(default_factory=list)
 
     async def run(self, stop: asyncio.Event) -> None:
         async with httpx.AsyncClient(timeout=30) as client:
@@ -190,9 +193,11 @@ class Frontend:
                 await asyncio.gather(*tasks)
 
     async def _ask(self, client: httpx.AsyncClient, url: str, source_id: str) -> None:
+        start = time.monotonic()
         response = await client.post(
-            f"{url}/graphql", json={"query": STATUS_QUERY, "variables": {"id": source_id}}
+            f"{url}/graphql", json={"query": self.query, "variables": {"id": source_id}}
         )
+        self.latencies.append(time.monotonic() - start)
         if response.status_code != 200:
             outcome = f"HTTP {response.status_code}"
         else:
