@@ -22,7 +22,6 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from gateway import graphiql as graphiql_page
 from gateway.cache.policy import open_store, sealer_for
-from gateway.cache.redis import RedisStore
 from gateway.cache.store import Store
 from gateway.config import Settings
 from gateway.errors import BAD_USER_INPUT, INTERNAL
@@ -48,8 +47,11 @@ def build_sources(
     clock: Clock | None = None,
     cache: Store | None = None,
     tracer: Tracer | None = None,
+    workers: int = 1,
 ) -> dict[str, Source]:
-    """One source object (and so one shared connection pool) per configured source."""
+    """One source object (and so one shared connection pool) per configured source;
+    ``workers``: the processes of this `gateway serve` (a budget kept in memory is split
+    between them)."""
     transports = transports or {}
     http_transport = settings.performance.http_transport
     return {
@@ -63,6 +65,7 @@ def build_sources(
             coalesce=settings.performance.loaders,
             tracer=tracer,
             metrics=settings.server.metrics,
+            workers=workers,
         )
         for name, conf in settings.sources.items()
     }
@@ -74,9 +77,11 @@ def create_app(
     transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
     clock: Clock | None = None,
     graphiql: bool = True,
+    workers: int = 1,
 ) -> Starlette:
     """The gateway app. ``transports`` replaces a source's HTTP transport and ``clock``
-    the time source of retries, breakers, rate limits and quotas (both for tests)."""
+    the time source of retries, breakers, rate limits and quotas (both for tests);
+    ``workers``: the processes of `gateway serve --workers N` this app is one of."""
 
     traces = tracing.configure()
     # per-client quotas; shared through Redis once the lifespan has opened the store
@@ -85,15 +90,16 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         conf = settings.cache
-        app.state.cache = store = open_store(
-            conf.backend, conf.url, conf.max_entries, sealer=sealer_for(conf)
+        store = open_store(
+            conf.backend, conf.url, conf.max_entries, sealer=sealer_for(conf), workers=workers
         )
-        if isinstance(store, RedisStore):
-            await store.run(store.client.ping, False)  # the log says at once if it is down
+        app.state.cache = store
         app.state.sources = build_sources(
-            settings, transports, clock, store, traces.tracer if traces else None
+            settings, transports, clock, store, traces.tracer if traces else None, workers
         )
         quotas.use(store)
+        if store.connection is not None:  # registers; the log says at once if it is down
+            await store.connection.start()
         try:
             yield
         finally:
@@ -148,8 +154,7 @@ def create_app(
         if sources is None or store is None:  # not started (lifespan not run)
             return JSONResponse({"ready": False}, 503)
         report = {name: {"kind": s.kind.value, "healthy": s.healthy} for name, s in sources.items()}
-        if isinstance(store, RedisStore):  # as of now, not of the last cache operation
-            await store.run(store.client.ping, False)
+        # as the connection's watcher last found it (within a second): never waits on Redis
         cache = {"backend": store.backend, "healthy": store.healthy}
         return JSONResponse({"ready": True, "sources": report, "cache": cache})
 

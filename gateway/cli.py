@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import gc
 import json
+import logging
 import os
 import signal
 import socket
@@ -159,7 +160,10 @@ def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
     }
     if workers > 1:
         # uvicorn starts each worker from an import string; the worker reads the config
-        # from GATEWAY_CONFIG, which main() has set to the file this process validated.
+        # from GATEWAY_CONFIG, which main() has set to the file this process validated,
+        # and how many they are from GATEWAY_WORKERS.
+        os.environ["GATEWAY_WORKERS"] = str(workers)
+        _say_budget_split(settings, workers)
         with tempfile.TemporaryDirectory(prefix="gateway-metrics-") as counts:
             if settings.server.metrics:  # /metrics sums what every worker counted
                 metrics.prepare_multiprocess(counts)
@@ -183,17 +187,39 @@ def _check_workers(settings: Settings, workers: int) -> None:
             )
 
 
+def _say_budget_split(settings: Settings, workers: int) -> None:
+    """Workers with the memory cache share no budget: each gets ``rate_limit // workers``
+    (gateway/cache/policy.py). Said once, by the process that starts them."""
+    if settings.cache.backend == "redis":
+        return
+    shares = [
+        f"{name} {max(1, source.rate_limit // workers)} of {source.rate_limit} calls per "
+        f"{source.rate_window_s:g} s"
+        for name, source in settings.sources.items()
+        if source.rate_limit
+    ]
+    if shares:
+        logging.getLogger("gateway").warning(
+            "--workers %d with the memory cache: each worker gets 1/%d of each rate budget "
+            '(%s); with [cache] backend = "redis" the workers share one budget and one cache',
+            workers,
+            workers,
+            "; ".join(shares),
+        )
+
+
 def worker_app() -> Any:
     """The app of one `gateway serve --workers N` process (uvicorn's factory)."""
     from gateway.app import create_app
 
-    path = Environment().gateway_config
+    env = Environment()
+    path = env.gateway_config
     if path is None:
         raise ConfigError("GATEWAY_CONFIG is not set in the worker")
     settings = load_settings(path)
     server = settings.server
     logs.configure(server.log_format, server.log_level, secrets=settings.secrets())
-    app = create_app(settings)
+    app = create_app(settings, workers=env.gateway_workers)
     tune_gc(settings.performance)
     return app
 

@@ -118,6 +118,11 @@ class ApiKeySettings(BaseModel):
         description="this key's quota of requests per minute (0: none); over it: HTTP 429,"
         " CLIENT_RATE_LIMITED",
     )
+    bulk: bool = Field(
+        default=False,
+        description="every request of this key is bulk: rate budgets serve interactive"
+        " traffic first (bulk_share)",
+    )
 
     @model_validator(mode="after")
     def _one_secret(self) -> ApiKeySettings:
@@ -365,6 +370,8 @@ class Environment(BaseSettings):
 
     gateway_config: Path | None = None
     port: int | None = Field(default=None, ge=0, le=65535)
+    #: set by `gateway serve --workers N` for its worker processes
+    gateway_workers: int = Field(default=1, ge=1)
 
 
 def _substitute(value: Any, where: str) -> Any:

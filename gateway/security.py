@@ -40,6 +40,8 @@ class Principal:
     requests_per_minute: int = 0
     #: a JWT's ``sub``; a token without one is counted by address, as anonymous callers
     subject: str | None = None
+    #: every request of this caller is bulk (rate budgets serve interactive ones first)
+    bulk: bool = False
 
     def can(self, scope: str) -> bool:
         return scope in self.scopes
@@ -62,6 +64,7 @@ class Authenticator:
                     frozenset(k.scopes),
                     frozenset(k.sources) if k.sources is not None else None,
                     requests_per_minute=k.requests_per_minute,
+                    bulk=k.bulk,
                 ),
             )
             for k in settings.api_keys

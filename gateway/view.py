@@ -32,6 +32,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
 from gateway import errors, graphiql
+from gateway.cache.budget import BULK
 from gateway.cache.stale import collect
 from gateway.config import LimitSettings, PerformanceSettings, SecuritySettings
 from gateway.context import RequestContext
@@ -202,6 +203,8 @@ class GatewayView(GraphQL[RequestContext, None]):
             request.state.principal = principal = self._auth.authenticate(request.headers)
         except Unauthenticated as exc:
             raise RequestRejected(exc, 401, {"WWW-Authenticate": "Bearer"}) from None
+        if principal.bulk:
+            BULK.set(True)
         return principal
 
     async def admit(self, request: Request) -> Principal:

@@ -15,8 +15,7 @@ import jwt
 import pytest
 from starlette.testclient import TestClient
 
-from gateway.cache.redis import RedisStore
-from gateway.cache.sealing import Sealer, decode_key
+from gateway.cache.connection import RedisConnection
 from gateway.config import Settings, settings_from_mapping
 from gateway.errors import ConfigError
 from gateway.quota.clients import client_address
@@ -24,7 +23,7 @@ from gateway.quota.rate import LocalQuota
 from gateway.quota.shared import RedisQuota
 from tests.conftest import Simulators, gateway_client
 from tests.live import live_gateway
-from tests.redis_server import CACHE_KEY, RedisServer, redis_cache
+from tests.redis_server import RedisServer, redis_cache
 from tests.telemetry_helpers import delta, parse, scrape
 
 NOISY = "noisy-key-0123456789"
@@ -291,7 +290,7 @@ def test_redis_going_away_falls_back_to_this_process(
 
 async def test_redis_and_this_process_give_the_same_answers(redis_url: str) -> None:
     clock = FakeClock()
-    store = RedisStore(redis_url, sealer=Sealer(decode_key(CACHE_KEY)))
+    store = RedisConnection(redis_url)
     local, shared = LocalQuota(clock), RedisQuota(store, LocalQuota(clock), clock)
     answers: dict[str, list[float]] = {"local": [], "redis": []}
     try:

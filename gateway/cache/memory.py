@@ -5,6 +5,11 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from gateway.cache.connection import RedisConnection
+    from gateway.cache.sealing import Sealer
 
 #: What the memory store holds at most, whatever the entry count: entries are backend
 #: pages and documents of any size, so a count alone does not bound memory.
@@ -18,6 +23,8 @@ class MemoryStore:
 
     backend = "memory"
     healthy = True
+    connection: RedisConnection | None = None
+    sealer: Sealer | None = None
 
     def __init__(
         self,

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from gateway.cache.budget import Budget, LocalBudget, RedisBudget
+from gateway.cache.connection import RedisConnection
 from gateway.cache.memory import MemoryStore
 from gateway.cache.redis import RedisStore
 from gateway.cache.sealing import Sealer
@@ -50,16 +51,23 @@ class CachePolicy:
 
 
 def open_store(
-    backend: str, url: str | None, max_entries: int, *, sealer: Sealer | None = None
+    backend: str,
+    url: str | None,
+    max_entries: int,
+    *,
+    sealer: Sealer | None = None,
+    workers: int = 1,
 ) -> Store:
-    """The configured store (``[cache]``); a Redis store connects on first use.
+    """The configured store (``[cache]``); a Redis store connects on first use (its
+    connection's ``start`` registers the replica). ``workers``: the processes of this
+    `gateway serve`, each a replica of its own.
 
     Only Redis seals what it holds: the memory store is this process's own memory, where
     the answers it decodes are in clear anyway (and the key with them)."""
     if backend == "redis" and url:
         if sealer is None:
             raise ValueError('backend = "redis" needs an encryption key')
-        return RedisStore(url, sealer=sealer)
+        return RedisStore(RedisConnection(url, replicas_at_least=workers), sealer=sealer)
     return MemoryStore(max_entries)
 
 
@@ -87,12 +95,18 @@ def build_budget(
     window_s: float,
     max_wait_s: float,
     clock: Clock,
+    workers: int = 1,
+    bulk_share: float = 0.5,
 ) -> Budget | None:
-    """A source's budget: shared through Redis when the cache is Redis, else local;
-    None when the source has no rate limit."""
+    """A source's budget: shared through Redis when the cache is Redis, else this
+    process's share (``limit // workers``: the ``gateway serve --workers`` processes do not
+    share memory); None when the source has no rate limit."""
     if not limit:
         return None
-    local = LocalBudget(source, limit, window_s, max_wait_s, clock)
-    if isinstance(store, RedisStore):
-        return RedisBudget(store, namespace, local)
+    local = LocalBudget(
+        source, limit, window_s, max_wait_s, clock, parts=lambda: workers, bulk_share=bulk_share
+    )
+    connection = store.connection if store is not None else None
+    if connection is not None:
+        return RedisBudget(connection, namespace, local)
     return local

@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from gateway.cache.connection import RedisConnection
+    from gateway.cache.sealing import Sealer
 
 _MAGIC = b"GWC1"
 _HEADER = struct.Struct("!4sdH")  # magic, stored at (Unix seconds), HTTP status
@@ -24,6 +28,18 @@ class Store(Protocol):
     @property
     def healthy(self) -> bool:
         """False while the store cannot be reached (answers then come without it)."""
+        ...
+
+    @property
+    def connection(self) -> RedisConnection | None:
+        """The Redis connection under the store, for the other users of the same server
+        (rate budgets, credentials); None for the memory store."""
+        ...
+
+    @property
+    def sealer(self) -> Sealer | None:
+        """What seals the values kept in Redis (the store's and the credentials'); None
+        for the memory store, whose values never leave the process."""
         ...
 
     async def get(self, key: str) -> bytes | None: ...

@@ -6,7 +6,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from gateway.cache.policy import namespace
-from gateway.cache.redis import RedisStore
 from gateway.cache.store import Store
 from gateway.credentials.base import Grant
 from gateway.credentials.keeper import Keeper, LocalKeeper, token_file
@@ -45,12 +44,15 @@ def renewing(
     # present each other's
     space = namespace(source, "token", grant.url, [client_id])
     keeper: Keeper
-    if isinstance(cache, RedisStore):
+    connection = cache.connection if cache is not None else None
+    sealer = cache.sealer if cache is not None else None
+    if connection is not None and sealer is not None:
         keeper = RedisKeeper(
             source,
             grant,
-            cache,
+            connection,
             space,
+            sealer=sealer,
             remember=remember,
             configured_refresh=configured_refresh,
             timeout_s=timeout_s,

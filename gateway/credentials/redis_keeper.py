@@ -35,7 +35,8 @@ from collections.abc import Callable
 
 from redis.exceptions import LockError, RedisError
 
-from gateway.cache.redis import RedisStore
+from gateway.cache.connection import RedisConnection
+from gateway.cache.sealing import Sealer
 from gateway.credentials.base import CredentialFailed, Grant
 from gateway.credentials.keeper import Lease, usable_for
 from gateway.credentials.token_file import Stored, TokenFile, origin_of, pick
@@ -53,15 +54,16 @@ _SEALED_ELSEWHERE = "unopened"
 
 
 class RedisKeeper:
-    """A :class:`~gateway.credentials.keeper.Keeper` over the cache's Redis store."""
+    """A :class:`~gateway.credentials.keeper.Keeper` over the cache's Redis connection."""
 
     def __init__(
         self,
         source: str,
         grant: Grant,
-        store: RedisStore,
+        store: RedisConnection,
         namespace: str,
         *,
+        sealer: Sealer,
         remember: Callable[[str], None],
         configured_refresh: str | None = None,
         timeout_s: float,
@@ -70,6 +72,8 @@ class RedisKeeper:
         self.source = source
         self.grant = grant
         self.store = store
+        #: seals the tokens kept in Redis (the cache's sealer: gateway/cache/sealing.py)
+        self.sealer = sealer
         self._remember = remember
         self._configured = configured_refresh
         self._origin = origin_of(configured_refresh) if configured_refresh else ""
@@ -136,7 +140,7 @@ class RedisKeeper:
             await self._learn(refresh)
         if value is None or pttl <= 0:
             return None
-        opened = self.store.sealer.open(self._access, value)
+        opened = self.sealer.open(self._access, value)
         if opened is None:
             return None  # sealed with a key this replica does not have: renewed instead
         token = opened.decode()
@@ -154,7 +158,7 @@ class RedisKeeper:
         usable_s = usable_for(issued.expires_in)
         millis = int(usable_s * 1000)
         if millis > 0:
-            sealed = self.store.sealer.seal(self._access, issued.access_token.encode())
+            sealed = self.sealer.seal(self._access, issued.access_token.encode())
             await self.store.run(
                 lambda: self.store.client.set(self._access, sealed, px=millis), None
             )
@@ -245,7 +249,7 @@ class RedisKeeper:
     def _open_refresh(self, value: bytes | None) -> Stored | str:
         if value is None:
             return _ABSENT
-        opened = self.store.sealer.open(self._refresh, value)
+        opened = self.sealer.open(self._refresh, value)
         if opened is None and value.startswith(b"{"):
             opened = value  # written in clear by a version before sealing: taken once
         if opened is None:
@@ -270,7 +274,7 @@ class RedisKeeper:
             return
         if found == _ABSENT and self._seen().generation > 0:
             newest = self._seen()
-            sealed = self.store.sealer.seal(self._refresh, newest.encode())
+            sealed = self.sealer.seal(self._refresh, newest.encode())
             millis = REFRESH_TTL_S * 1000
 
             # NX: a replica renewing now (under the lock) may have just written a newer one
@@ -303,7 +307,7 @@ class RedisKeeper:
         await self._write(stored)
 
     async def _write(self, stored: Stored) -> None:
-        sealed = self.store.sealer.seal(self._refresh, stored.encode())
+        sealed = self.sealer.seal(self._refresh, stored.encode())
         millis = REFRESH_TTL_S * 1000
 
         async def write() -> bool:

@@ -37,7 +37,7 @@ from strawberry import Schema
 from strawberry.types.graphql import OperationType
 
 from gateway import errors
-from gateway.cache.budget import PATIENCE
+from gateway.cache.budget import BULK, PATIENCE
 from gateway.disconnect import DisconnectWatch
 from gateway.domain import OrderQuery
 from gateway.errors import BadUserInput, Forbidden, GatewayError
@@ -120,6 +120,7 @@ class ExportEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         PATIENCE.set(EXPORT_PATIENCE_S)
+        BULK.set(True)
         # The whole export, its first page included, stops when the client leaves.
         watch = DisconnectWatch(receive, scope["method"])
         request = Request(scope, watch.receive)

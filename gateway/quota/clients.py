@@ -15,7 +15,6 @@ import ipaddress
 
 from starlette.types import Scope
 
-from gateway.cache.redis import RedisStore
 from gateway.cache.store import Store
 from gateway.errors import ClientRateLimited
 from gateway.quota.rate import LocalQuota
@@ -70,8 +69,8 @@ class ClientQuotas:
     def use(self, store: Store | None) -> None:
         """Share the quotas through ``store`` when it is Redis (called once it is open)."""
         self.shared = None
-        if isinstance(store, RedisStore):
-            self.shared = RedisQuota(store, self.local, self.clock)
+        if store is not None and store.connection is not None:
+            self.shared = RedisQuota(store.connection, self.local, self.clock)
 
     def count(self, principal: Principal) -> None:
         """One admitted request, counted ``ok`` (the view calls this directly, with no

@@ -8,7 +8,7 @@ own table answers: a request is never refused or failed because Redis is down.
 
 from __future__ import annotations
 
-from gateway.cache.redis import RedisStore
+from gateway.cache.connection import RedisConnection
 from gateway.quota.rate import WINDOW_US, LocalQuota, interval_us
 from gateway.resilience import Clock
 
@@ -35,13 +35,15 @@ return 0
 class RedisQuota:
     """Client quotas in Redis, with ``local`` standing in while Redis is away."""
 
-    def __init__(self, store: RedisStore, local: LocalQuota, clock: Clock | None = None) -> None:
-        self.store = store
+    def __init__(
+        self, connection: RedisConnection, local: LocalQuota, clock: Clock | None = None
+    ) -> None:
+        self.store = connection
         self.local = local
         #: None: Redis's own clock (a test passes its own)
         self.clock = clock
-        self._prefix = f"{store.prefix}quota:"
-        self._take = store.client.register_script(_TAKE)
+        self._prefix = f"{connection.prefix}quota:"
+        self._take = connection.client.register_script(_TAKE)
 
     async def take(self, identity: str, per_minute: int) -> float:
         """0.0 when the request is admitted (and counted), else the seconds to wait."""

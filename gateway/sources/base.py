@@ -65,6 +65,13 @@ class SourceSettings(BaseModel):
     rate_window_s: float = Field(
         default=10.0, gt=0, le=3600, description="the window of rate_limit, in seconds"
     )
+    bulk_share: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="while interactive calls are present, bulk calls (/export, bulk keys) get"
+        " at most this share of rate_limit per window; with none, bulk uses the whole budget",
+    )
     rate_wait_s: float = Field(
         default=2.0,
         ge=0,
@@ -157,7 +164,7 @@ class Adapter:
     settings: type[SourceSettings]
     #: called as create(name, settings, transport=None, clock=None,
     #: http_transport="aiohttp", cache=None, coalesce=True, tracer=None,
-    #: metrics=True) → a Source
+    #: metrics=True, workers=1) → a Source
     create: Callable[..., Source]
     #: the kind's name in configs (default: ``kind``'s value)
     name: str | None = None

@@ -17,7 +17,7 @@ from urllib.parse import quote, urlencode
 
 import msgspec
 
-from gateway.cache.budget import PATIENCE, Budget, allowed_wait, rate_limited
+from gateway.cache.budget import BULK, PATIENCE, Budget, allowed_wait, rate_limited
 from gateway.cache.coalesce import Coalescer
 from gateway.cache.policy import CachePolicy
 from gateway.cache.stale import warn_stale
@@ -42,6 +42,9 @@ Params: TypeAlias = Mapping[str, str | int] | list[tuple[str, str | int]]
 ErrorReader: TypeAlias = Callable[[int, Any], tuple[str | None, str]]
 
 _UNAVAILABLE = frozenset({429, 502, 503, 504})
+#: How long a 429 without Retry-After closes the budget (HighLevel sends none: its
+#: window frees a slot as its oldest call leaves, which is soon under a steady load).
+NO_RETRY_AFTER_S = 1.0
 
 
 # msgspec hands each non-integer literal's own text to Decimal: exact, and about twice as
@@ -123,9 +126,10 @@ class BackendHttp:
         path and query in flight twice is one call (the source's credential is the same).
         """
         query = urlencode(params, quote_via=quote) if params else ""
-        # An export waits longer for budget than an interactive request: the two never
-        # share a call, so neither inherits the other's patience or its refusal.
-        flight = (path, query, PATIENCE.get())
+        # An export waits longer for budget than an interactive request, and yields to
+        # it: the two never share a call, so neither inherits the other's patience,
+        # refusal or place in the budget.
+        flight = (path, query, PATIENCE.get(), BULK.get())
         cache = self.cache
         if cache is None:
             _, body = await self.flights.run(
@@ -196,12 +200,24 @@ class BackendHttp:
         except asyncio.CancelledError:
             self.breaker.cancel_trial()  # abandoned: it decides nothing
             raise
+        except BackendUnavailable as exc:
+            if exc.http_status != 429:
+                self._failed(exc)
+                raise
+            # The backend answered: it is up, only over its limit. Its budget is closed
+            # for the Retry-After (attempt()); the breaker is not told, and the fields
+            # fail as a call the budget refused would.
+            self.breaker.cancel_trial()
+            raise BackendRateLimited(
+                self.source,
+                f"the backend's rate limit is reached (HTTP 429); retry in "
+                f"{exc.retry_after or NO_RETRY_AFTER_S:.1f} s",
+                backend_code=exc.backend_code,
+                http_status=429,
+                retry_after=exc.retry_after or NO_RETRY_AFTER_S,
+            ) from None
         except BackendError as exc:
-            if _is_outage(exc):
-                self.last_call_ok = False
-                self.breaker.record_failure()
-            else:
-                self.breaker.record_success()
+            self._failed(exc)
             raise
         self.last_call_ok = True
         self.breaker.record_success()
@@ -236,15 +252,21 @@ class BackendHttp:
                 log.warning("%s", exc.log_text())
                 raise
 
+    def _failed(self, exc: BackendError) -> None:
+        if _is_outage(exc):
+            self.last_call_ok = False
+            self.breaker.record_failure()
+        else:
+            self.breaker.record_success()
+
     async def _spend_retry_after(self, error: BackendUnavailable) -> None:
-        """A 429 closes the budget for everyone sharing it until its Retry-After; a wait
-        longer than the budget allows a call is not retried."""
+        """A 429 closes the budget for everyone sharing it until its Retry-After (a
+        second without one); a wait longer than the budget allows a call is not retried."""
         assert self._budget is not None
-        if error.retry_after is None:
-            return
-        await self._budget.block(error.retry_after)
-        if error.retry_after > allowed_wait(self._budget.max_wait_s):
-            raise rate_limited(self.source, error.retry_after) from None
+        wait = error.retry_after if error.retry_after is not None else NO_RETRY_AFTER_S
+        await self._budget.block(wait)
+        if wait > allowed_wait(self._budget.max_wait_s):
+            raise rate_limited(self.source, wait) from None
 
     def _interpret(self, reply: Reply, missing: Callable[[int, Any], bool]) -> Any:
         status = reply.status

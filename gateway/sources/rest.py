@@ -81,6 +81,7 @@ class RestSource(ABC, Generic[S]):
         coalesce: bool = True,
         tracer: Tracer | None = None,
         metrics: bool = True,
+        workers: int = 1,
     ) -> None:
         self.name = name
         self.settings = settings
@@ -120,6 +121,8 @@ class RestSource(ABC, Generic[S]):
                 window_s=settings.rate_window_s,
                 max_wait_s=settings.rate_wait_s,
                 clock=clock,
+                workers=workers,
+                bulk_share=settings.bulk_share,
             ),
             cache=CachePolicy(cache, settings.cache_ttl_s, settings.stale_if_error_s, space)
             if cache is not None and settings.cache_ttl_s > 0
