@@ -280,3 +280,29 @@ def test_the_manifest_schema_is_docs_manifest_schema_json() -> None:
         "docs/manifest.schema.json is stale: run `.venv/bin/gateway manifest-schema >"
         " docs/manifest.schema.json`"
     )
+
+
+def test_a_bad_woocommerce_payload_costs_only_its_own_object(sims: Simulators) -> None:
+    orders = sims.set.data["woocommerce"].orders
+    good = next(o for o in orders if o["id"] == 727)
+    orders.append({**good, "id": 999, "total": "lots"})
+    with TestClient(create_app(sims.settings())) as client:
+        body = gql(
+            client,
+            """{ a: orderBySourceId(source: "woo", sourceId: "727") { number }
+            b: orderBySourceId(source: "woo", sourceId: "999") { number }
+            c: orderBySourceId(source: "eu-shop", sourceId: "123") { number } }""",
+        )
+        sims.set.faults.set("woocommerce", "garbage")  # HTML where JSON was promised
+        garbage = gql(
+            client,
+            """{ a: orderBySourceId(source: "woo", sourceId: "731") { number }
+            c: orderBySourceId(source: "eu-shop", sourceId: "123") { number } }""",
+        )
+    assert body["data"] == {"a": {"number": "727"}, "b": None, "c": {"number": "HG-2024-000123"}}
+    (error,) = body["errors"]
+    assert error["path"] == ["b"]
+    assert error["extensions"] == {"code": "BACKEND_ERROR", "source": "woo"}
+    assert "lots" not in error["message"]
+    assert garbage["data"] == {"a": None, "c": {"number": "HG-2024-000123"}}
+    assert [e["extensions"]["source"] for e in garbage["errors"]] == ["woo"]
