@@ -115,13 +115,14 @@ def test_woocommerce_simulator_serves_the_documented_shapes(sims: Simulators) ->
     refused = httpx.get(f"{base}/orders")
     assert refused.status_code == 401
     assert refused.json()["code"] == "woocommerce_rest_cannot_view"
-    page = httpx.get(f"{base}/orders", params={"per_page": 100}, headers={"authorization": basic})
+    page = httpx.get(f"{base}/orders", params={"per_page": 20}, headers={"authorization": basic})
     assert page.status_code == 200
     total = int(page.headers["x-wp-total"])
-    assert int(page.headers["x-wp-totalpages"]) == -(-total // 100)
-    assert 'rel="next"' in page.headers["link"]
+    assert total == len(sims.set.data["woocommerce"].orders) > 20
+    assert int(page.headers["x-wp-totalpages"]) == -(-total // 20)
+    assert 'rel="next"' in page.headers["link"] and "page=2" in page.headers["link"]
     orders = page.json()
-    assert len(orders) == 100
+    assert len(orders) == 20
     created = [o["date_created_gmt"] for o in orders]
     assert created == sorted(created, reverse=True)  # newest first, as orderby=date&order=desc
     assert all(len(c) == 19 and "+" not in c and not c.endswith("Z") for c in created)
@@ -306,3 +307,39 @@ def test_a_bad_woocommerce_payload_costs_only_its_own_object(sims: Simulators) -
     assert "lots" not in error["message"]
     assert garbage["data"] == {"a": None, "c": {"number": "HG-2024-000123"}}
     assert [e["extensions"]["source"] for e in garbage["errors"]] == ["woo"]
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        (
+            ('value = "Token {token}"', 'value = "Token {tokn}"'),
+            "auth.value: {tokn} is no setting of this manifest (its [settings]: currency, token)",
+        ),
+        (
+            ('pattern = "^[A-Z]{3}$"', 'pattern = "^[A-Z{3}$"'),
+            "settings.currency.pattern: not a regular expression",
+        ),
+        (
+            ('{ amount = "total", unit = "minor" }', '{ amount = "total", unit = "cents" }'),
+            "order.price.total.unit: Input should be 'major' or 'minor'",
+        ),
+        (
+            ('created_at = "created_at"', "created_at = 5"),
+            "order.created_at: expected a path (text) or a table",
+        ),
+    ],
+)
+def test_every_manifest_mistake_is_one_line_with_its_line(
+    tmp_path: Path, change: tuple[str, str], says: str
+) -> None:
+    text = HAMGAM_MANIFEST.read_text()
+    old, new = change
+    assert old in text
+    broken = tmp_path / "broken.toml"
+    broken.write_text(text.replace(old, new, 1))
+    line = next(n for n, written in enumerate(broken.read_text().splitlines(), 1) if new in written)
+    with pytest.raises(ManifestError) as refused:
+        load.__wrapped__(str(broken))
+    assert str(refused.value).startswith(f"{broken}:{line}: {says}")
+    assert "\n" not in str(refused.value)

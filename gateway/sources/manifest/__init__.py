@@ -38,7 +38,10 @@ class UserManifestTable(SourceSettings):
     model_config = ConfigDict(extra="allow", frozen=True)
 
     kind: Literal["manifest"] = "manifest"
-    manifest: str = Field(description="The manifest file (docs/manifests.md).")
+    manifest: str = Field(
+        description="The manifest file (docs/manifests.md); a relative path is read from "
+        "the working directory, as persisted_queries is."
+    )
 
 
 def _user_settings(table: Mapping[str, Any]) -> type[SourceSettings]:

@@ -11,8 +11,8 @@ from gateway.sources.manifest import simulator as generic
 from gateway.sources.manifest.simulator import ManifestData
 from gateway.sources.woocommerce import MANIFEST, SAMPLES
 
-#: 200 orders by default: enough for the list to page (100 a page at most)
-DEFAULT_COUNT = 200
+#: as many orders as every other simulator's demo (the samples repeated, older each time)
+DEFAULT_COUNT = 60
 
 
 def sample_data(count: int = DEFAULT_COUNT) -> ManifestData:
