@@ -22,6 +22,7 @@ from gateway import graphiql as graphiql_page
 from gateway.cache.policy import open_store, sealer_for
 from gateway.cache.redis import RedisStore
 from gateway.cache.store import Store
+from gateway.compat.private import core_schema
 from gateway.config import Settings
 from gateway.errors import BAD_USER_INPUT, INTERNAL
 from gateway.export.route import ExportEndpoint
@@ -114,7 +115,7 @@ def create_app(
         caches=settings.performance.query_caches,
         federation=settings.server.federation,
     )
-    check = partial(validate_operation, schema._schema, introspection=security.introspection)
+    check = partial(validate_operation, core_schema(schema), introspection=security.introspection)
     view = GatewayView(
         schema,
         # GraphiQL reads the schema by introspection: where that is off, no page

@@ -33,6 +33,7 @@ from strawberry.types.unset import UNSET
 
 from gateway import errors, graphiql
 from gateway.cache.stale import collect
+from gateway.compat import fast_paths
 from gateway.config import LimitSettings, PerformanceSettings, SecuritySettings
 from gateway.context import RequestContext
 from gateway.disconnect import DisconnectWatch
@@ -126,6 +127,8 @@ class GatewayView(GraphQL[RequestContext, None]):
         self._limits = limits
         self._performance = performance
         self._persisted = persisted or PersistedQueries()
+        #: False: Strawberry's own run and body parsing (gateway.compat)
+        self._fast_paths = fast_paths()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -213,6 +216,9 @@ class GatewayView(GraphQL[RequestContext, None]):
         Strawberry's."""
         if not isinstance(request, Request) or _streams_subscription(request.headers):
             return await super().run(request, context, root_value)
+        if not self._fast_paths and not accepts_multipart(request.headers.get("accept", "")):
+            # Strawberry's run; @defer's parts (Apollo's format among them) stay here
+            return await super().run(request, context, root_value)
         if root_value is UNSET:
             root_value = await self.get_root_value(request)  # type: ignore[func-returns-value]
         adapter = self.request_adapter_class(request)
@@ -239,19 +245,12 @@ class GatewayView(GraphQL[RequestContext, None]):
             root_value=root_value,
             sub_response=sub_response,
         )
-        if isinstance(result, ExperimentalIncrementalExecutionResults):  # @defer
-            accept = request.headers.get("accept", "")
-            if accepts_multipart(accept):
-                return self._deferred_response(
-                    request, context, result, sub_response, apollo=wants_apollo_format(accept)
-                )
-            data, found = await merged(result)  # a client that takes one answer
-            result = ExecutionResult(data=data, errors=found or None)
+        if isinstance(result, ExperimentalIncrementalExecutionResults):  # @defer, multipart
+            apollo = wants_apollo_format(request.headers.get("accept", ""))
+            return self._deferred_response(request, context, result, sub_response, apollo=apollo)
         if not isinstance(result, ExecutionResult):  # cannot happen: see above
             raise TypeError(f"unexpected result {type(result).__name__}")
         response_data = await self.process_result(request=request, result=result)
-        if result.errors:
-            self._handle_errors(result.errors, response_data)
         return self.create_response(response_data=response_data, sub_response=sub_response)
 
     def decode_json(self, data: str | bytes) -> object:
@@ -325,7 +324,8 @@ class GatewayView(GraphQL[RequestContext, None]):
         return value
 
     async def parse_http_body(self, request: Any) -> Any:
-        data = await self._plain_json_body(request) or await super().parse_http_body(request)
+        plain = await self._plain_json_body(request) if self._fast_paths else None
+        data = plain or await super().parse_http_body(request)
         for item in data if isinstance(data, list) else [data]:
             # persisted_only: a document runs from the manifest or not at all (refused
             # before it is read; see execute_operation)
@@ -402,7 +402,10 @@ class GatewayView(GraphQL[RequestContext, None]):
             accepted = document_accepted(result.initial_result.errors)
             if resolved is not None and resolved.register and accepted:
                 await self._persisted.register(resolved.document, request.app.state.cache)
-            return result
+            if accepts_multipart(request.headers.get("accept", "")):
+                return result  # run sends its parts
+            data, found = await merged(result)  # a client that takes one answer
+            return ExecutionResult(data=data, errors=found or None)
         if not isinstance(result, ExecutionResult):
             return result
         if resolved is not None and resolved.register and document_accepted(result.errors):

@@ -38,6 +38,7 @@ from strawberry.types.graphql import OperationType
 
 from gateway import errors
 from gateway.cache.budget import PATIENCE
+from gateway.compat.private import core_schema
 from gateway.disconnect import DisconnectWatch
 from gateway.domain import OrderQuery
 from gateway.errors import BadUserInput, Forbidden, GatewayError
@@ -114,7 +115,7 @@ class ExportEndpoint:
     def __init__(self, view: GatewayView) -> None:
         self.view = view
         assert isinstance(view.schema, Schema)
-        self.schema: GraphQLSchema = view.schema._schema
+        self.schema: GraphQLSchema = core_schema(view.schema)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         PATIENCE.set(EXPORT_PATIENCE_S)
