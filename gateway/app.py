@@ -24,6 +24,7 @@ from gateway.cache.redis import RedisStore
 from gateway.cache.store import Store
 from gateway.compat.private import core_schema
 from gateway.config import Settings
+from gateway.encoding import dumps
 from gateway.errors import BAD_USER_INPUT, INTERNAL
 from gateway.export.route import ExportEndpoint
 from gateway.persisted import PersistedQueries
@@ -35,7 +36,7 @@ from gateway.sources.base import Source
 from gateway.sources.registry import ADAPTERS
 from gateway.telemetry import metrics, requestid, tracing
 from gateway.telemetry.middleware import Telemetry
-from gateway.view import GatewayView, dumps
+from gateway.view import GatewayView
 
 log = logging.getLogger("gateway")
 

@@ -12,11 +12,9 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncGenerator
-from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-import orjson
 from cross_web import HTTPException
 from graphql import ExperimentalIncrementalExecutionResults, GraphQLError
 from graphql.error import GraphQLSyntaxError
@@ -37,6 +35,7 @@ from gateway.compat import fast_paths
 from gateway.config import LimitSettings, PerformanceSettings, SecuritySettings
 from gateway.context import RequestContext
 from gateway.disconnect import DisconnectWatch
+from gateway.encoding import dumps
 from gateway.listing import CursorCodec
 from gateway.loaders import Loaders
 from gateway.persisted import MARK, PersistedQueries, Resolved, document_accepted
@@ -49,17 +48,6 @@ from gateway.telemetry.middleware import note_outcome
 log = logging.getLogger("gateway.graphql")
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
-
-
-def _default(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return orjson.Fragment(str(value))
-    raise TypeError(f"cannot encode {type(value).__name__}")
-
-
-def dumps(value: Any) -> bytes:
-    """JSON with Decimals as exact number literals (raw payloads keep what they said)."""
-    return orjson.dumps(value, default=_default)
 
 
 def format_error(error: GraphQLError, request_id: str) -> dict[str, Any]:
@@ -207,13 +195,14 @@ class GatewayView(GraphQL[RequestContext, None]):
     async def run(
         self, request: Request | WebSocket, context: Any = UNSET, root_value: Any = UNSET
     ) -> Any:
-        """Strawberry's ``run`` for a plain HTTP request (one operation, no stream), in
-        the same steps without the checks for what cannot come back: Strawberry asks
-        each result whether it is a subscription stream, a runtime Protocol check that
-        costs ~1.5% of one order's CPU. Batches are refused in parse_json, the schema has
-        no subscriptions and incremental delivery is off, so a result is one
-        ExecutionResult. WebSockets and perhaps-streaming requests go through
-        Strawberry's."""
+        """Strawberry's ``run`` for a plain HTTP request (one operation, no
+        subscription), in the same steps without the checks for what cannot come back:
+        Strawberry asks each result whether it is a subscription stream, a runtime
+        Protocol check on every request (bench/README.md). Batches are refused in
+        parse_json and the schema has no subscriptions, so a result is one
+        ExecutionResult, or @defer's parts for a client that accepts multipart.
+        WebSockets and subscription transports go through Strawberry's, and so does
+        everything but @defer's parts where gateway.compat turned the fast paths off."""
         if not isinstance(request, Request) or _streams_subscription(request.headers):
             return await super().run(request, context, root_value)
         if not self._fast_paths and not accepts_multipart(request.headers.get("accept", "")):
@@ -340,7 +329,7 @@ class GatewayView(GraphQL[RequestContext, None]):
     async def _plain_json_body(self, request: Any) -> GraphQLRequestData | None:
         """Strawberry's parse_http_body for the common request, a POST of
         ``application/json`` that asks for no stream, without parsing the Content-Type
-        and Accept headers with the email package twice (~2% of one order's CPU);
+        and Accept headers with the email package twice on every request;
         None for anything else (Strawberry's own parse then reads it)."""
         if request.method != "POST" or request.content_type not in PLAIN_JSON:
             return None
@@ -530,7 +519,7 @@ def count_tokens(query: str, limit: int) -> int:
     """Lexical tokens in a query, counted up to ten times ``limit`` (enough to report).
 
     Cached like Strawberry's ParserCache: clients send the same few query texts, and
-    lexing each again cost a tenth of a small query's CPU.
+    lexing each again on every request cost more than the cache (bench/README.md).
     """
     lexer = Lexer(Source(query))
     count = 0

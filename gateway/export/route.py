@@ -41,13 +41,14 @@ from gateway.cache.budget import PATIENCE
 from gateway.compat.private import core_schema
 from gateway.disconnect import DisconnectWatch
 from gateway.domain import OrderQuery
+from gateway.encoding import dumps
 from gateway.errors import BadUserInput, Forbidden, GatewayError
 from gateway.export.document import ExportPlan, plan_export
 from gateway.export.writers import CSV, MEDIA_TYPES, NDJSON, CsvWriter, NdjsonWriter, Writer
 from gateway.schema.analysis import TooComplex, analyse
 from gateway.security import PII_READ, RAW_READ, Principal
 from gateway.telemetry import requestid
-from gateway.view import GatewayView, RequestRejected, count_tokens, dumps, format_error
+from gateway.view import GatewayView, RequestRejected, count_tokens, format_error
 
 log = logging.getLogger("gateway.export")
 

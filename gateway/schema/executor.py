@@ -8,7 +8,7 @@ attribute are read straight from their step; everything else is graphql-core's o
 graphql-core's executor keeps helpers bound to its own methods (``async_helpers``): a
 reference cycle through which each request's context, loaders and loaded objects were
 left for the cycle collector instead of being freed when the request ended. Under load
-they outlived young collections, were promoted, and collections took about a fifth of
+they outlived young collections, were promoted, and collections took a large share of
 the gateway's time at 20 ms backend latency (bench/README.md).
 """
 

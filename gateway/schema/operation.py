@@ -5,7 +5,8 @@ Strawberry builds, per request, an extension runner that enters every extension'
 through context managers at four stages, and a middleware manager; the gateway has one
 extension (gateway.schema.preparation) and no middleware. Calling the preparation
 directly gives the same answers (the same errors, raised or returned at the same points,
-as Strawberry's ``execute``) for about 5% less CPU on one order (bench/README.md).
+as Strawberry's ``execute``) for less CPU per request (bench/README.md). Where
+gateway.compat finds Strawberry changed, its own ``execute`` runs instead.
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
 :class:`Preparation` does what ParserCache, ValidationCache, DisableIntrospection and the
 query analysis did as four Strawberry extensions, and GatewaySchema.execute calls it
 directly: Strawberry makes every extension per request and enters each one's hooks
-through context managers at four stages, which cost a tenth of a small query's CPU as
-four extensions and still ~5% as one (bench/README.md). The work is the same: each
+through context managers at four stages, work repeated for every request whatever it
+asks (measured in bench/README.md). The work is the same: each
 query text is parsed once and each document validated once (LRU caches shared by the
 app's requests), and a valid operation's analysis is cached by what it reads.
 

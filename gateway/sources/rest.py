@@ -27,7 +27,7 @@ from gateway.resilience import CircuitBreaker, Clock, RetryPolicy, SystemClock
 from gateway.sources.base import Fetched, HttpTransport, SourceSettings
 from gateway.sources.exchange import AiohttpExchange, Exchange, HttpxExchange
 from gateway.sources.http import BackendHttp, ErrorReader, read_detail_error
-from gateway.telemetry.backend import ObservedExchange
+from gateway.sources.observed import ObservedExchange
 from gateway.values import SHAPE_ERRORS
 
 S = TypeVar("S", bound=SourceSettings)
