@@ -75,7 +75,7 @@ def create_app(
     graphiql: bool = True,
 ) -> Starlette:
     """The gateway app. ``transports`` replaces a source's HTTP transport and ``clock``
-    the time source of retries, breakers and rate limits (both for tests)."""
+    the time source of retries, breakers, rate limits and the cache (both for tests)."""
 
     traces = tracing.configure()
 
@@ -83,7 +83,7 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         conf = settings.cache
         app.state.cache = store = open_store(
-            conf.backend, conf.url, conf.max_entries, sealer=sealer_for(conf)
+            conf.backend, conf.url, conf.max_entries, sealer=sealer_for(conf), clock=clock
         )
         if isinstance(store, RedisStore):
             await store.run(store.client.ping, False)  # the log says at once if it is down

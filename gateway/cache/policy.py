@@ -13,7 +13,7 @@ from gateway.cache.memory import MemoryStore
 from gateway.cache.redis import RedisStore
 from gateway.cache.sealing import Sealer
 from gateway.cache.store import Store
-from gateway.resilience import Clock
+from gateway.resilience import Clock, SystemClock
 
 if TYPE_CHECKING:
     from gateway.config import CacheSettings
@@ -50,9 +50,15 @@ class CachePolicy:
 
 
 def open_store(
-    backend: str, url: str | None, max_entries: int, *, sealer: Sealer | None = None
+    backend: str,
+    url: str | None,
+    max_entries: int,
+    *,
+    sealer: Sealer | None = None,
+    clock: Clock | None = None,
 ) -> Store:
-    """The configured store (``[cache]``); a Redis store connects on first use.
+    """The configured store (``[cache]``); a Redis store connects on first use. ``clock``
+    times the memory store's entries (Redis expires its own).
 
     Only Redis seals what it holds: the memory store is this process's own memory, where
     the answers it decodes are in clear anyway (and the key with them)."""
@@ -60,7 +66,17 @@ def open_store(
         if sealer is None:
             raise ValueError('backend = "redis" needs an encryption key')
         return RedisStore(url, sealer=sealer)
-    return MemoryStore(max_entries)
+    if clock is None or isinstance(clock, SystemClock):
+        return MemoryStore(max_entries)
+    return MemoryStore(max_entries, now=clock.monotonic)
+
+
+def wall_seconds(clock: Clock) -> Callable[[], float]:
+    """Unix seconds by ``clock`` (:attr:`CachePolicy.now`): ``time.time`` itself for the
+    system clock, which a cache hit asks on every call."""
+    if isinstance(clock, SystemClock):
+        return time.time
+    return lambda: clock.wall().timestamp()
 
 
 def sealer_for(settings: CacheSettings) -> Sealer | None:

@@ -15,7 +15,7 @@ import httpx
 from httpx_aiohttp import AiohttpTransport
 from opentelemetry.trace import Tracer
 
-from gateway.cache.policy import CachePolicy, build_budget, namespace
+from gateway.cache.policy import CachePolicy, build_budget, namespace, wall_seconds
 from gateway.cache.store import Store
 from gateway.concurrency import gather
 from gateway.credentials.base import Credential
@@ -121,7 +121,13 @@ class RestSource(ABC, Generic[S]):
                 max_wait_s=settings.rate_wait_s,
                 clock=clock,
             ),
-            cache=CachePolicy(cache, settings.cache_ttl_s, settings.stale_if_error_s, space)
+            cache=CachePolicy(
+                cache,
+                settings.cache_ttl_s,
+                settings.stale_if_error_s,
+                space,
+                now=wall_seconds(clock),
+            )
             if cache is not None and settings.cache_ttl_s > 0
             else None,
             coalesce=coalesce,
