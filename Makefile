@@ -17,7 +17,7 @@ APOLLO_CLIENT := tests/clients/apollo
 APOLLO_STAMP := $(APOLLO_CLIENT)/node_modules/.installed
 PORT ?= 8000
 
-.PHONY: install run test lint typecheck pytest schema docs bench clean
+.PHONY: install run test lint typecheck pytest schema docs bench canary clean
 
 install: $(STAMP) $(CLIENTS_STAMP) $(JS_STAMP) $(FEDERATION_STAMP) $(APOLLO_STAMP)
 
@@ -66,6 +66,11 @@ bench: $(STAMP)
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python bench/run.py
 
+# Not part of `make test`: the differential and contract tests on the newest
+# strawberry-graphql and graphql-core, in a throwaway venv (docs/compatibility.md).
+canary:
+	PYTHON=$(PYTHON) scripts/canary.sh
+
 schema: $(STAMP)
 	$(BIN)/gateway schema > schema.graphql
 	$(BIN)/gateway schema --subgraph > schema.subgraph.graphql
@@ -75,4 +80,4 @@ docs: $(STAMP)
 	$(BIN)/python scripts/gen_docs.py
 
 clean:
-	rm -rf $(VENV) $(CLIENTS_VENV) $(JS_CLIENT)/node_modules $(FEDERATION)/node_modules $(APOLLO_CLIENT)/node_modules .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(CLIENTS_VENV) .venv-canary $(JS_CLIENT)/node_modules $(FEDERATION)/node_modules $(APOLLO_CLIENT)/node_modules .mypy_cache .pytest_cache .ruff_cache

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run import BIN, ROOT, free_port, gateway, pinned, process, rss_mib
 
 sys.path.insert(0, str(ROOT))
-from gateway.export.command import RowCounter
+from gateway.export_cli import RowCounter
 
 ORDERS_PER_KIND = int(os.environ.get("BENCH_EXPORT_ORDERS", "4000"))  # x5 kinds = 20,000
 LATENCIES = [int(x) for x in os.environ.get("BENCH_LATENCIES_MS", "0,20").split(",")]

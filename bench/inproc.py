@@ -107,7 +107,7 @@ async def main(sim_url: str, count: int) -> float:
 
 async def telemetry_cost(sim_url: str, count: int, block: int = 100) -> tuple[float, float]:
     """(us per request as built, us per request without the telemetry hooks)."""
-    from gateway.telemetry.backend import ObservedExchange
+    from gateway.sources.observed import ObservedExchange
     from gateway.telemetry.middleware import Telemetry
 
     settings, full = _app(sim_url)

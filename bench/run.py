@@ -508,7 +508,7 @@ def memory(sim_url: str) -> tuple[float, float, float]:
 def encoder_ratio(sim_url: str) -> float:
     """orjson vs the standard library on a real 50-order response (with raw payloads)."""
     sys.path.insert(0, str(ROOT))
-    from gateway.view import dumps
+    from gateway.encoding import dumps
 
     with gateway(sim_url, {}) as (url, _):
         q = "{ orders(first: 50) { nodes { sourceId price { total { amount } } raw } } }"

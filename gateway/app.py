@@ -23,7 +23,9 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from gateway import graphiql as graphiql_page
 from gateway.cache.policy import open_store, sealer_for
 from gateway.cache.store import Store
+from gateway.compat.private import core_schema
 from gateway.config import Settings
+from gateway.encoding import dumps
 from gateway.errors import BAD_USER_INPUT, INTERNAL
 from gateway.export.route import ExportEndpoint
 from gateway.persisted import PersistedQueries
@@ -36,7 +38,7 @@ from gateway.sources.base import Source
 from gateway.sources.registry import ADAPTERS
 from gateway.telemetry import metrics, requestid, tracing
 from gateway.telemetry.middleware import Telemetry
-from gateway.view import GatewayView, dumps
+from gateway.view import GatewayView
 
 log = logging.getLogger("gateway")
 
@@ -80,8 +82,8 @@ def create_app(
     workers: int = 1,
 ) -> Starlette:
     """The gateway app. ``transports`` replaces a source's HTTP transport and ``clock``
-    the time source of retries, breakers, rate limits and quotas (both for tests);
-    ``workers``: the processes of `gateway serve --workers N` this app is one of."""
+    the time source of retries, breakers, rate limits, quotas and the cache (both for
+    tests); ``workers``: the processes of `gateway serve --workers N` this app is one of."""
 
     traces = tracing.configure()
     # per-client quotas; shared through Redis once the lifespan has opened the store
@@ -91,7 +93,12 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         conf = settings.cache
         store = open_store(
-            conf.backend, conf.url, conf.max_entries, sealer=sealer_for(conf), workers=workers
+            conf.backend,
+            conf.url,
+            conf.max_entries,
+            sealer=sealer_for(conf),
+            workers=workers,
+            clock=clock,
         )
         app.state.cache = store
         app.state.sources = build_sources(
@@ -126,7 +133,7 @@ def create_app(
         caches=settings.performance.query_caches,
         federation=settings.server.federation,
     )
-    check = partial(validate_operation, schema._schema, introspection=security.introspection)
+    check = partial(validate_operation, core_schema(schema), introspection=security.introspection)
     view = GatewayView(
         schema,
         # GraphiQL reads the schema by introspection: where that is off, no page

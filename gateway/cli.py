@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
+from gateway import export_cli as export
 from gateway.config import (
     Environment,
     PerformanceSettings,
@@ -26,7 +27,6 @@ from gateway.config import (
     settings_from_mapping,
 )
 from gateway.errors import ConfigError
-from gateway.export import command as export
 from gateway.telemetry import logs, metrics
 
 if TYPE_CHECKING:
@@ -120,9 +120,9 @@ def _parser() -> argparse.ArgumentParser:
 SHUTDOWN_GRACE_S = 5
 
 #: httptools parses HTTP/1.1 with far less CPU than h11 (``[server] http_parser`` picks);
-#: uvloop, though, measured no clear gain with this stack (30% slower once; 2 to 5% less
-#: CPU but up to 2% fewer req/s since), so the standard loop is chosen even where uvloop
-#: is installed (bench/README.md). SHUTDOWN_GRACE_S bounds a stop. uvicorn's own
+#: uvloop, though, measured no clear gain with this stack (its figures: bench/README.md),
+#: so the standard loop is chosen even where uvloop is installed. SHUTDOWN_GRACE_S bounds
+#: a stop. uvicorn's own
 #: X-Forwarded-For handling is off: by default it would believe the header from any peer on
 #: 127.0.0.1; the app believes it only from ``[server] trusted_proxies``.
 SERVER_OPTIONS: dict[str, Any] = {
@@ -136,8 +136,8 @@ SERVER_OPTIONS: dict[str, Any] = {
 def tune_gc(performance: PerformanceSettings) -> None:
     """The cycle collector for a serving process (``[performance]`` gc_* settings).
 
-    Measured in bench/README.md: with Python's defaults, collections took a fifth of the
-    gateway's time, rescanning the schema and modules and the objects of requests in
+    With Python's defaults, collections took a large share of the gateway's time
+    (bench/README.md), rescanning the schema and modules and the objects of requests in
     flight. Called once the app is built, so what it made at start is frozen too.
     """
     if performance.gc_freeze:
@@ -219,6 +219,7 @@ def worker_app() -> Any:
     settings = load_settings(path)
     server = settings.server
     logs.configure(server.log_format, server.log_level, secrets=settings.secrets())
+    metrics.drop_dead_workers()  # this worker may replace one that died
     app = create_app(settings, workers=env.gateway_workers)
     tune_gc(settings.performance)
     return app

@@ -15,28 +15,17 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from gateway.encoding import dumps
+
 #: The simulators' fixed "now": sample data and default date windows are relative to it.
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
-
-
-def _default(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return orjson.Fragment(str(value))
-    raise TypeError(f"cannot encode {type(value).__name__}")
-
-
-def dumps(value: Any) -> bytes:
-    """JSON with Decimals written as the exact number literals they hold."""
-    return orjson.dumps(value, default=_default)
 
 
 class JSON(Response):

@@ -12,11 +12,9 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncGenerator
-from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-import orjson
 from cross_web import HTTPException
 from graphql import ExperimentalIncrementalExecutionResults, GraphQLError
 from graphql.error import GraphQLSyntaxError
@@ -34,9 +32,11 @@ from strawberry.types.unset import UNSET
 from gateway import errors, graphiql
 from gateway.cache.budget import BULK
 from gateway.cache.stale import collect
+from gateway.compat import fast_paths
 from gateway.config import LimitSettings, PerformanceSettings, SecuritySettings
 from gateway.context import RequestContext
 from gateway.disconnect import DisconnectWatch
+from gateway.encoding import dumps
 from gateway.listing import CursorCodec
 from gateway.loaders import Loaders
 from gateway.persisted import MARK, PersistedQueries, Resolved, document_accepted
@@ -50,17 +50,6 @@ from gateway.telemetry.middleware import note_outcome
 log = logging.getLogger("gateway.graphql")
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
-
-
-def _default(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return orjson.Fragment(str(value))
-    raise TypeError(f"cannot encode {type(value).__name__}")
-
-
-def dumps(value: Any) -> bytes:
-    """JSON with Decimals as exact number literals (raw payloads keep what they said)."""
-    return orjson.dumps(value, default=_default)
 
 
 def format_error(error: GraphQLError, request_id: str) -> dict[str, Any]:
@@ -130,6 +119,8 @@ class GatewayView(GraphQL[RequestContext, None]):
         self._performance = performance
         self._persisted = persisted or PersistedQueries()
         self._quotas = quotas or ClientQuotas()
+        #: False: Strawberry's own run and body parsing (gateway.compat)
+        self._fast_paths = fast_paths()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -225,14 +216,18 @@ class GatewayView(GraphQL[RequestContext, None]):
     async def run(
         self, request: Request | WebSocket, context: Any = UNSET, root_value: Any = UNSET
     ) -> Any:
-        """Strawberry's ``run`` for a plain HTTP request (one operation, no stream), in
-        the same steps without the checks for what cannot come back: Strawberry asks
-        each result whether it is a subscription stream, a runtime Protocol check that
-        costs ~1.5% of one order's CPU. Batches are refused in parse_json, the schema has
-        no subscriptions and incremental delivery is off, so a result is one
-        ExecutionResult. WebSockets and perhaps-streaming requests go through
-        Strawberry's."""
+        """Strawberry's ``run`` for a plain HTTP request (one operation, no
+        subscription), in the same steps without the checks for what cannot come back:
+        Strawberry asks each result whether it is a subscription stream, a runtime
+        Protocol check on every request (bench/README.md). Batches are refused in
+        parse_json and the schema has no subscriptions, so a result is one
+        ExecutionResult, or @defer's parts for a client that accepts multipart.
+        WebSockets and subscription transports go through Strawberry's, and so does
+        everything but @defer's parts where gateway.compat turned the fast paths off."""
         if not isinstance(request, Request) or _streams_subscription(request.headers):
+            return await super().run(request, context, root_value)
+        if not self._fast_paths and not accepts_multipart(request.headers.get("accept", "")):
+            # Strawberry's run; @defer's parts (Apollo's format among them) stay here
             return await super().run(request, context, root_value)
         if root_value is UNSET:
             root_value = await self.get_root_value(request)  # type: ignore[func-returns-value]
@@ -260,19 +255,12 @@ class GatewayView(GraphQL[RequestContext, None]):
             root_value=root_value,
             sub_response=sub_response,
         )
-        if isinstance(result, ExperimentalIncrementalExecutionResults):  # @defer
-            accept = request.headers.get("accept", "")
-            if accepts_multipart(accept):
-                return self._deferred_response(
-                    request, context, result, sub_response, apollo=wants_apollo_format(accept)
-                )
-            data, found = await merged(result)  # a client that takes one answer
-            result = ExecutionResult(data=data, errors=found or None)
+        if isinstance(result, ExperimentalIncrementalExecutionResults):  # @defer, multipart
+            apollo = wants_apollo_format(request.headers.get("accept", ""))
+            return self._deferred_response(request, context, result, sub_response, apollo=apollo)
         if not isinstance(result, ExecutionResult):  # cannot happen: see above
             raise TypeError(f"unexpected result {type(result).__name__}")
         response_data = await self.process_result(request=request, result=result)
-        if result.errors:
-            self._handle_errors(result.errors, response_data)
         return self.create_response(response_data=response_data, sub_response=sub_response)
 
     def decode_json(self, data: str | bytes) -> object:
@@ -346,7 +334,8 @@ class GatewayView(GraphQL[RequestContext, None]):
         return value
 
     async def parse_http_body(self, request: Any) -> Any:
-        data = await self._plain_json_body(request) or await super().parse_http_body(request)
+        plain = await self._plain_json_body(request) if self._fast_paths else None
+        data = plain or await super().parse_http_body(request)
         for item in data if isinstance(data, list) else [data]:
             # persisted_only: a document runs from the manifest or not at all (refused
             # before it is read; see execute_operation)
@@ -361,7 +350,7 @@ class GatewayView(GraphQL[RequestContext, None]):
     async def _plain_json_body(self, request: Any) -> GraphQLRequestData | None:
         """Strawberry's parse_http_body for the common request, a POST of
         ``application/json`` that asks for no stream, without parsing the Content-Type
-        and Accept headers with the email package twice (~2% of one order's CPU);
+        and Accept headers with the email package twice on every request;
         None for anything else (Strawberry's own parse then reads it)."""
         if request.method != "POST" or request.content_type not in PLAIN_JSON:
             return None
@@ -423,7 +412,10 @@ class GatewayView(GraphQL[RequestContext, None]):
             accepted = document_accepted(result.initial_result.errors)
             if resolved is not None and resolved.register and accepted:
                 await self._persisted.register(resolved.document, request.app.state.cache)
-            return result
+            if accepts_multipart(request.headers.get("accept", "")):
+                return result  # run sends its parts
+            data, found = await merged(result)  # a client that takes one answer
+            return ExecutionResult(data=data, errors=found or None)
         if not isinstance(result, ExecutionResult):
             return result
         if resolved is not None and resolved.register and document_accepted(result.errors):
@@ -548,7 +540,7 @@ def count_tokens(query: str, limit: int) -> int:
     """Lexical tokens in a query, counted up to ten times ``limit`` (enough to report).
 
     Cached like Strawberry's ParserCache: clients send the same few query texts, and
-    lexing each again cost a tenth of a small query's CPU.
+    lexing each again on every request cost more than the cache (bench/README.md).
     """
     lexer = Lexer(Source(query))
     count = 0

@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gateway.app import create_app
 from gateway.cli import main
 from gateway.config import settings_from_mapping
-from gateway.export.command import RowCounter
+from gateway.export_cli import RowCounter
 from gateway.simulators import BackgroundServer, SimulatorSet, demo_config
 from gateway.sources.hamgam.simulator import DEMO_TOKEN
 from tests.conftest import Simulators, gateway_client

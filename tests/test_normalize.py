@@ -29,7 +29,7 @@ from gateway.values import ValueProblem, money_minor, utc_datetime, whole
 
 def as_received(payload: object) -> object:
     """The payload as the client parses it off the wire (floats as exact Decimals)."""
-    from gateway.simulation import dumps
+    from gateway.encoding import dumps
 
     return parse_json(dumps(payload))
 

@@ -16,7 +16,7 @@ import pytest
 
 from gateway.telemetry import metrics
 from tests.conftest import Simulators, gateway_client, gql
-from tests.telemetry_helpers import delta, parse, scrape, value
+from tests.telemetry_helpers import Samples, delta, parse, scrape, value
 
 ROOT_DIR = Path(__file__).resolve().parents[1]
 ORDER = '{ orderBySourceId(source: "eu-shop", sourceId: "123") { number } }'
@@ -260,3 +260,35 @@ def test_workers_are_summed_in_multiprocess_mode(tmp_path: Path) -> None:
     assert value(samples, clients, client="anonymous", outcome="limited") == 3
     # one worker's open breaker shows (the largest value of the live processes)
     assert value(samples, "gateway_backend_circuit_open", source="eu-shop") == 1
+
+
+def test_a_worker_starting_drops_the_gauges_of_workers_that_died(tmp_path: Path) -> None:
+    """uvicorn starts a worker in place of each that died; as it starts (worker_app) the
+    dead one's open breaker stops showing, while its counts stay summed."""
+    store = tmp_path / "m"
+    store.mkdir()
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(store)}
+    died = subprocess.run(
+        [sys.executable, "-c", WORKER + "print(__import__('os').getpid())", "open"],
+        check=True,
+        env=env,
+        cwd=ROOT_DIR,
+        capture_output=True,
+    )
+    pid = int(died.stdout)
+    starting = "from gateway.telemetry import metrics; print(metrics.drop_dead_workers())"
+
+    def summed() -> Samples:
+        done = subprocess.run(
+            [sys.executable, "-c", SCRAPE], check=True, env=env, cwd=ROOT_DIR, capture_output=True
+        )
+        return parse(done.stdout.decode())
+
+    assert value(summed(), "gateway_backend_circuit_open", source="eu-shop") == 1
+    dropped = subprocess.run(
+        [sys.executable, "-c", starting], check=True, env=env, cwd=ROOT_DIR, capture_output=True
+    )
+    assert dropped.stdout.decode().strip() == f"[{pid}]"
+    samples = summed()
+    assert ("gateway_backend_circuit_open", frozenset({("source", "eu-shop")})) not in samples
+    assert value(samples, "gateway_requests_total", operation="OneOrder", outcome="ok") == 1

@@ -28,9 +28,6 @@ class Coalescer(Generic[T]):
     def __init__(self, *, enabled: bool = True) -> None:
         self.enabled = enabled
         self._flights: dict[Hashable, _Flight[T]] = {}
-        #: calls made, and calls answered by another caller's call (for tests and metrics)
-        self.made = 0
-        self.shared = 0
 
     async def run(self, key: Hashable, make: Callable[[], Coroutine[Any, Any, T]]) -> T:
         if not self.enabled:
@@ -40,9 +37,6 @@ class Coalescer(Generic[T]):
             flight = _Flight(asyncio.get_running_loop().create_task(make()))
             self._flights[key] = flight
             flight.task.add_done_callback(lambda _: self._settle(key, flight))
-            self.made += 1
-        else:
-            self.shared += 1
         flight.waiters += 1
         try:
             return await asyncio.shield(flight.task)

@@ -14,7 +14,7 @@ from gateway.cache.memory import MemoryStore
 from gateway.cache.redis import RedisStore
 from gateway.cache.sealing import Sealer
 from gateway.cache.store import Store
-from gateway.resilience import Clock
+from gateway.resilience import Clock, SystemClock
 
 if TYPE_CHECKING:
     from gateway.config import CacheSettings
@@ -57,10 +57,12 @@ def open_store(
     *,
     sealer: Sealer | None = None,
     workers: int = 1,
+    clock: Clock | None = None,
 ) -> Store:
     """The configured store (``[cache]``); a Redis store connects on first use (its
     connection's ``start`` registers the replica). ``workers``: the processes of this
-    `gateway serve`, each a replica of its own.
+    `gateway serve`, each a replica of its own; ``clock`` times the memory store's entries
+    (Redis expires its own).
 
     Only Redis seals what it holds: the memory store is this process's own memory, where
     the answers it decodes are in clear anyway (and the key with them)."""
@@ -68,7 +70,17 @@ def open_store(
         if sealer is None:
             raise ValueError('backend = "redis" needs an encryption key')
         return RedisStore(RedisConnection(url, replicas_at_least=workers), sealer=sealer)
-    return MemoryStore(max_entries)
+    if clock is None or isinstance(clock, SystemClock):
+        return MemoryStore(max_entries)
+    return MemoryStore(max_entries, now=clock.monotonic)
+
+
+def wall_seconds(clock: Clock) -> Callable[[], float]:
+    """Unix seconds by ``clock`` (:attr:`CachePolicy.now`): ``time.time`` itself for the
+    system clock, which a cache hit asks on every call."""
+    if isinstance(clock, SystemClock):
+        return time.time
+    return lambda: clock.wall().timestamp()
 
 
 def sealer_for(settings: CacheSettings) -> Sealer | None:

@@ -35,8 +35,6 @@ class RenewingCredential:
         self._renewal: asyncio.Task[str] | None = None
         self._refusal: CredentialFailed | None = None
         self._refused_until = 0.0
-        #: renewals this process started (each one keeper call; some find a shared token)
-        self.renewals = 0
 
     async def token(self) -> str:
         token = self._token
@@ -63,7 +61,6 @@ class RenewingCredential:
         return self._clock.monotonic() < self._usable_until
 
     async def _renew(self, stale: str | None) -> str:
-        self.renewals += 1
         started = self._clock.monotonic()
         try:
             lease = await self.keeper.lease(stale)

@@ -11,7 +11,7 @@ are refused; a list inside the exploded list (``lineItems { licenses { key } }``
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -194,7 +194,3 @@ def rows(shape: Shape, value: Mapping[str, Any] | None) -> list[Row]:
         else:  # at most one field per shape gets here (check_lists)
             out = [row + part for row in out for part in parts]
     return out
-
-
-def all_rows(shape: Shape, values: Iterable[Mapping[str, Any]]) -> list[Row]:
-    return [row for value in values for row in rows(shape, value)]

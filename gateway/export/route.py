@@ -38,8 +38,10 @@ from strawberry.types.graphql import OperationType
 
 from gateway import errors
 from gateway.cache.budget import BULK, PATIENCE
+from gateway.compat.private import core_schema
 from gateway.disconnect import DisconnectWatch
 from gateway.domain import OrderQuery
+from gateway.encoding import dumps
 from gateway.errors import BadUserInput, Forbidden, GatewayError
 from gateway.export.document import ExportPlan, plan_export
 from gateway.export.writers import CSV, MEDIA_TYPES, NDJSON, CsvWriter, NdjsonWriter, Writer
@@ -47,7 +49,7 @@ from gateway.schema.analysis import TooComplex, analyse
 from gateway.security import PII_READ, RAW_READ, Principal
 from gateway.telemetry import requestid
 from gateway.telemetry.middleware import note_document, note_outcome
-from gateway.view import GatewayView, RequestRejected, count_tokens, dumps, format_error
+from gateway.view import GatewayView, RequestRejected, count_tokens, format_error
 
 log = logging.getLogger("gateway.export")
 
@@ -116,7 +118,7 @@ class ExportEndpoint:
     def __init__(self, view: GatewayView) -> None:
         self.view = view
         assert isinstance(view.schema, Schema)
-        self.schema: GraphQLSchema = view.schema._schema
+        self.schema: GraphQLSchema = core_schema(view.schema)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         PATIENCE.set(EXPORT_PATIENCE_S)

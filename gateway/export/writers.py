@@ -15,8 +15,8 @@ import io
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
+from gateway.encoding import dumps
 from gateway.export.flatten import Shape, rows
-from gateway.view import dumps
 
 CSV = "csv"
 NDJSON = "ndjson"

@@ -32,6 +32,7 @@ from graphql import (
 )
 from strawberry.types import ExecutionContext
 
+from gateway.compat.private import core_schema
 from gateway.config import LimitSettings
 from gateway.context import RequestContext
 from gateway.domain import OrderQuery
@@ -294,7 +295,7 @@ def check(
         found = cache.get(key)
     if found is None:
         found = analyse(
-            ec.schema._schema,
+            core_schema(ec.schema),
             ec.graphql_document,
             ec.operation_name,
             variables,

@@ -8,12 +8,13 @@ attribute are read straight from their step; everything else is graphql-core's o
 graphql-core's executor keeps helpers bound to its own methods (``async_helpers``): a
 reference cycle through which each request's context, loaders and loaded objects were
 left for the cycle collector instead of being freed when the request ended. Under load
-they outlived young collections, were promoted, and collections took about a fifth of
+they outlived young collections, were promoted, and collections took a large share of
 the gateway's time at 20 ms backend latency (bench/README.md).
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable
 from typing import Any, ClassVar
 
@@ -22,6 +23,7 @@ from graphql.execution.collect_fields import CollectedFields, FieldDetailsList, 
 from graphql.pyutils import Path, Undefined, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from gateway.compat.private import unlink_async_helpers, wraps_every_resolver
 from gateway.context import RequestContext
 from gateway.schema.plan import DocumentPlan, Kind, PlanCache, Step, steps_for
 
@@ -64,8 +66,7 @@ class GatewayExecutor(StrawberryGraphQLCoreExecutionContext):
     def _find_plan(self) -> DocumentPlan | None:
         if not self.use_plans or self.abort_signal is not None:
             return None
-        manager = self.middleware_manager
-        if manager is not None and manager._middleware_resolvers is not None:
+        if wraps_every_resolver(self.middleware_manager):
             return None  # a middleware wraps every resolver: no field is plain
         plans = plans_of(self.schema)
         if plans is None:
@@ -76,7 +77,7 @@ class GatewayExecutor(StrawberryGraphQLCoreExecutionContext):
         response = super().build_response(data)
         # Execution is over: resolvers still settling hold the helpers through their
         # info, not through the executor.
-        vars(self).pop("async_helpers", None)
+        unlink_async_helpers(self)
         return response
 
     def collect_subfields(
@@ -239,6 +240,29 @@ def _coerced(step: Step, value: Any) -> Any:
     except Exception:
         return None
     return None if coerced is Undefined else coerced
+
+
+class StockExecutor(StrawberryGraphQLCoreExecutionContext):
+    """Strawberry's graphql-core executor as it is, for when the fast paths are off
+    (gateway.compat): no plans, no private name; only suggestions left out where
+    introspection is off."""
+
+    hide_suggestions_always: ClassVar[bool] = False
+
+    @classmethod
+    def build(cls, *args: Any, **kwargs: Any) -> Any:
+        if cls.hide_suggestions_always and _TAKES_HIDE_SUGGESTIONS:
+            kwargs["hide_suggestions"] = True
+        return super().build(*args, **kwargs)
+
+
+class StockQuietExecutor(StockExecutor):
+    hide_suggestions_always = True
+
+
+_TAKES_HIDE_SUGGESTIONS = (
+    "hide_suggestions" in inspect.signature(StrawberryGraphQLCoreExecutionContext.build).parameters
+)
 
 
 class QuietExecutor(GatewayExecutor):

@@ -5,7 +5,8 @@ Strawberry builds, per request, an extension runner that enters every extension'
 through context managers at four stages, and a middleware manager; the gateway has one
 extension (gateway.schema.preparation) and no middleware. Calling the preparation
 directly gives the same answers (the same errors, raised or returned at the same points,
-as Strawberry's ``execute``) for about 5% less CPU on one order (bench/README.md).
+as Strawberry's ``execute``) for less CPU per request (bench/README.md). Where
+gateway.compat finds Strawberry changed, its own ``execute`` runs instead.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 from strawberry.utils.await_maybe import await_maybe
 
+from gateway.compat import fast_paths
+from gateway.compat.private import core_schema
 from gateway.schema.directives import released_directives, use_released_locations
 from gateway.schema.incremental import defers, may_defer
 from gateway.schema.preparation import Preparation, PrepareOperation
@@ -49,6 +52,8 @@ class GatewaySchema(Schema):
         kwargs["config"] = _incremental(kwargs.get("config"))
         super().__init__(*args, **kwargs)
         self.preparation = preparation
+        #: False: Strawberry's own execute (gateway.compat found its internals changed)
+        self.fast_paths = fast_paths()
         # Strawberry declares graphql-core's specified directives as they are; a custom
         # one may not take a specified name, so the released forms replace them here.
         # @stream is left out: @defer is what the gateway serves (docs/defer.md).
@@ -80,6 +85,16 @@ class GatewaySchema(Schema):
         Raises what it raises (MissingQueryError, CannotGetOperationTypeError,
         InvalidOperationTypeError: the view answers them with 400); every other failure
         is an ExecutionResult with ``data`` None and the error."""
+        if not self.fast_paths:
+            return await super().execute(
+                query,
+                variable_values,
+                context_value,
+                root_value,
+                operation_name,
+                allowed_operation_types,
+                operation_extensions,
+            )
         return await _run(
             self,
             ExecutionContext(
@@ -122,7 +137,7 @@ async def _run(schema: GatewaySchema, ec: ExecutionContext) -> ExecutionResult:
         deferring = may_defer(ec.query) and defers(ec.graphql_document)
         result = await await_maybe(
             experimental_execute_incrementally(
-                schema._schema,
+                core_schema(schema),
                 ec.graphql_document,
                 root_value=ec.root_value,
                 variable_values=ec.variables,

@@ -43,6 +43,8 @@ from graphql import (
 from graphql.execution.collect_fields import CollectedFields, FieldDetailsList, GroupedFieldSet
 from graphql.type import GraphQLBoolean, GraphQLFloat, GraphQLID, GraphQLInt, GraphQLString
 
+from gateway.compat.private import is_default_resolver
+
 
 class Kind(Enum):
     LEAF = 1  #: an attribute holding a scalar or enum value
@@ -111,8 +113,7 @@ _STRICT = (GraphQLString, GraphQLInt, GraphQLFloat, GraphQLBoolean, GraphQLID)
 def _plain_attribute(field: GraphQLField) -> str | None:
     """The attribute a Strawberry "basic" field reads with ``getattr`` (no resolver, no
     extension, no permission), or None for any other field."""
-    resolve = field.resolve
-    if resolve is None or not getattr(resolve, "_is_default", False):
+    if not is_default_resolver(field.resolve):
         return None
     definition = (field.extensions or {}).get("strawberry-definition")
     if definition is None or not getattr(definition, "is_basic_field", False):

@@ -3,8 +3,8 @@
 :class:`Preparation` does what ParserCache, ValidationCache, DisableIntrospection and the
 query analysis did as four Strawberry extensions, and GatewaySchema.execute calls it
 directly: Strawberry makes every extension per request and enters each one's hooks
-through context managers at four stages, which cost a tenth of a small query's CPU as
-four extensions and still ~5% as one (bench/README.md). The work is the same: each
+through context managers at four stages, work repeated for every request whatever it
+asks (measured in bench/README.md). The work is the same: each
 query text is parsed once and each document validated once (LRU caches shared by the
 app's requests), and a valid operation's analysis is cached by what it reads.
 
@@ -35,6 +35,7 @@ from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRul
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from strawberry.types import ExecutionContext
 
+from gateway.compat.private import core_schema, provided_operation_name
 from gateway.config import LimitSettings
 from gateway.context import RequestContext
 from gateway.persisted import persisted_document
@@ -172,7 +173,7 @@ class Preparation:
         assert ec.graphql_document is not None
         document = ec.graphql_document
         # the operationName as sent (the public property falls back to the first name)
-        note_document(document, ec._provided_operation_name)
+        note_document(document, provided_operation_name(ec))
         if self.caches is not None:
             directives = self.caches.directives(ec.query, document)
         else:
@@ -182,7 +183,7 @@ class Preparation:
             ec.pre_execution_errors = [GraphQLError(over.message, original_error=over)]
             return ec.pre_execution_errors
         ec.pre_execution_errors = validate_operation(
-            ec.schema._schema,
+            core_schema(ec.schema),
             document,
             ec.validation_rules,
             introspection=self.introspection,

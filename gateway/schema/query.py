@@ -10,6 +10,8 @@ import strawberry
 from strawberry.types import Info
 
 from gateway import ids
+from gateway.compat import fast_paths
+from gateway.compat.private import core_schema
 from gateway.config import LimitSettings
 from gateway.context import RequestContext, path_of
 from gateway.errors import BadUserInput, Forbidden, GatewayError, NotFound
@@ -19,7 +21,13 @@ from gateway.schema.connection import (
     all_orders,
     given,
 )
-from gateway.schema.executor import GatewayExecutor, QuietExecutor, without_plans
+from gateway.schema.executor import (
+    GatewayExecutor,
+    QuietExecutor,
+    StockExecutor,
+    StockQuietExecutor,
+    without_plans,
+)
 from gateway.schema.operation import GatewaySchema
 from gateway.schema.preparation import Preparation, QueryCaches
 from gateway.schema.types import (
@@ -207,7 +215,7 @@ def build_schema(
     options: dict[str, Any] = {
         "preparation": Preparation(chosen, introspection=introspection, caches=kept),
         "types": [Order, Customer, License],
-        "execution_context_class": GatewayExecutor if introspection else QuietExecutor,
+        "execution_context_class": _executor(introspection=introspection),
         "scalar_overrides": SCALAR_OVERRIDES,
     }
     schema: GatewaySchema
@@ -218,8 +226,16 @@ def build_schema(
     else:
         schema = GatewaySchema(query=Query, **options)
     if not caches:
-        without_plans(schema._schema)
+        without_plans(core_schema(schema))
     return schema
+
+
+def _executor(*, introspection: bool) -> type[Any]:
+    """The plans' executor, or Strawberry's own where the fast paths are off
+    (gateway.compat)."""
+    if fast_paths():
+        return GatewayExecutor if introspection else QuietExecutor
+    return StockExecutor if introspection else StockQuietExecutor
 
 
 def schema_sdl() -> str:

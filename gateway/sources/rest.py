@@ -15,7 +15,7 @@ import httpx
 from httpx_aiohttp import AiohttpTransport
 from opentelemetry.trace import Tracer
 
-from gateway.cache.policy import CachePolicy, build_budget, namespace
+from gateway.cache.policy import CachePolicy, build_budget, namespace, wall_seconds
 from gateway.cache.store import Store
 from gateway.concurrency import gather
 from gateway.credentials.base import Credential
@@ -27,7 +27,7 @@ from gateway.resilience import CircuitBreaker, Clock, RetryPolicy, SystemClock
 from gateway.sources.base import Fetched, HttpTransport, SourceSettings
 from gateway.sources.exchange import AiohttpExchange, Exchange, HttpxExchange
 from gateway.sources.http import BackendHttp, ErrorReader, read_detail_error
-from gateway.telemetry.backend import ObservedExchange
+from gateway.sources.observed import ObservedExchange
 from gateway.values import SHAPE_ERRORS
 
 S = TypeVar("S", bound=SourceSettings)
@@ -124,7 +124,13 @@ class RestSource(ABC, Generic[S]):
                 workers=workers,
                 bulk_share=settings.bulk_share,
             ),
-            cache=CachePolicy(cache, settings.cache_ttl_s, settings.stale_if_error_s, space)
+            cache=CachePolicy(
+                cache,
+                settings.cache_ttl_s,
+                settings.stale_if_error_s,
+                space,
+                now=wall_seconds(clock),
+            )
             if cache is not None and settings.cache_ttl_s > 0
             else None,
             coalesce=coalesce,

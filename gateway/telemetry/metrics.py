@@ -6,8 +6,8 @@ Two stores behind the same functions, chosen once at import:
 
 - one process (the default): plain Python counts and bucket arrays, exposed by a
   collector at scrape time. Counting is then a dict update and an array index, no lock
-  and no call into prometheus-client per request: its ``inc`` and ``observe`` (a lock and
-  three calls each) cost ~3% of one order's CPU counted by instructions (bench/README.md).
+  and no call into prometheus-client per request: its ``inc`` and ``observe`` take a lock
+  and three calls each, on every request (measured in bench/README.md).
 - ``PROMETHEUS_MULTIPROC_DIR`` set (``gateway serve --workers N`` sets it through
   :func:`prepare_multiprocess` before it starts the workers): prometheus-client's metrics,
   which write to files there; /metrics sums every worker's, whichever worker answers.
@@ -324,3 +324,31 @@ def worker_exited(pid: int) -> None:
     """Drop the live gauges of a worker that has exited (its counters stay summed)."""
     if os.environ.get(MULTIPROC_ENV):
         multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
+
+
+def drop_dead_workers() -> list[int]:
+    """Drop the live gauges of every worker in the multiprocess store that is no longer
+    running, and return their pids. Called as each worker starts: uvicorn starts one in
+    place of each that died, so a dead worker's open circuit stops showing as open."""
+    directory = os.environ.get(MULTIPROC_ENV)
+    if not directory:
+        return []
+    pids = set()
+    for path in Path(directory).glob("gauge_live*_*.db"):
+        number = path.stem.rpartition("_")[2]
+        if number.isdigit():
+            pids.add(int(number))
+    dead = sorted(pid for pid in pids if not _running(pid))
+    for pid in dead:
+        worker_exited(pid)
+    return dead
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # no signal sent: only whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True

@@ -31,7 +31,8 @@ os.register_at_fork(after_in_child=_reseed)
 
 def new() -> str:
     """A new id: 32 hex digits, a random prefix per process and a counter. Unique, not
-    secret (it is echoed to clients), and a tenth of uuid4's cost on every request."""
+    secret (it is echoed to clients), and far cheaper than uuid4 (no system call for
+    randomness) on every request."""
     return f"{_prefix}{next(_counter) & 0xFFFFFFFFFFFF:012x}"
 
 

@@ -25,7 +25,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway.simulation import dumps, int_param
+from gateway.encoding import dumps
+from gateway.simulation import int_param
 from gateway.sources.manifest.client import fill
 from gateway.sources.manifest.model import Manifest, Read
 from gateway.sources.manifest.normalize import at
