@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from functools import partial
@@ -25,6 +26,9 @@ from gateway.cache.store import Store
 from gateway.config import Settings
 from gateway.errors import BAD_USER_INPUT, INTERNAL
 from gateway.export.route import ExportEndpoint
+from gateway.live.bus import MemoryBus
+from gateway.live.hub import LiveOrders
+from gateway.live.webhooks import Webhooks
 from gateway.persisted import PersistedQueries
 from gateway.resilience import Clock
 from gateway.schema.preparation import validate_operation
@@ -88,9 +92,12 @@ def create_app(
         app.state.sources = build_sources(
             settings, transports, clock, store, traces.tracer if traces else None
         )
+        app.state.live = live = live_orders(settings, app.state.sources)
+        live.start()
         try:
             yield
         finally:
+            await live.aclose()
             for source in app.state.sources.values():
                 await source.aclose()
             await store.aclose()
@@ -187,8 +194,10 @@ def create_app(
             tracer=traces.tracer if traces else None,
         ),
     )
+    webhooks = Webhooks(settings, lambda: app.state.live, time.time)
     routes = [
         Route("/graphql", view),
+        Route("/webhooks/{source}", webhooks.handle, methods=["POST"]),
         Route("/export", ExportEndpoint(view)),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
@@ -196,12 +205,26 @@ def create_app(
     ]
     if settings.server.metrics:
         routes.append(Route("/metrics", metrics_text, methods=["GET"]))
-    return Starlette(
+    app = Starlette(
         routes=routes,
         middleware=middleware,
         exception_handlers={Exception: internal_error},
         lifespan=lifespan,
     )
+    return app
+
+
+def live_orders(settings: Settings, sources: Mapping[str, Source]) -> LiveOrders:
+    """Live order events of this process: a memory bus, a poller per polling source."""
+    conf = settings.events
+    bus = MemoryBus(
+        retention_s=conf.retention_s,
+        per_client=settings.security.limits.max_subscriptions_per_client,
+        total=conf.max_subscriptions,
+        buffer=conf.buffer,
+    )
+    intervals = {name: src.poll_interval_s for name, src in settings.sources.items()}
+    return LiveOrders(bus, sources, intervals)
 
 
 class BodyLimit:

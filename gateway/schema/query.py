@@ -20,6 +20,7 @@ from gateway.schema.connection import (
     given,
 )
 from gateway.schema.executor import GatewayExecutor, QuietExecutor, without_plans
+from gateway.schema.live import Subscription
 from gateway.schema.operation import GatewaySchema
 from gateway.schema.preparation import Preparation, QueryCaches
 from gateway.schema.types import (
@@ -216,7 +217,7 @@ def build_schema(
 
         schema = federated_schema(Query, **options)
     else:
-        schema = GatewaySchema(query=Query, **options)
+        schema = GatewaySchema(query=Query, subscription=Subscription, **options)
     if not caches:
         without_plans(schema._schema)
     return schema
