@@ -16,7 +16,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import graphiql as graphiql_page
@@ -197,6 +197,7 @@ def create_app(
     webhooks = Webhooks(settings, lambda: app.state.live, time.time)
     routes = [
         Route("/graphql", view),
+        WebSocketRoute("/graphql", view),  # subscriptions over graphql-transport-ws
         Route("/webhooks/{source}", webhooks.handle, methods=["POST"]),
         Route("/export", ExportEndpoint(view)),
         Route("/healthz", healthz, methods=["GET"]),

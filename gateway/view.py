@@ -24,10 +24,11 @@ from graphql.language import Lexer, Source, TokenKind
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
-from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
+from starlette.websockets import WebSocket, WebSocketDisconnect
+from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.http.streaming import (
     HTTPStreamTransport,
     MultipartSubscriptionTransport,
@@ -140,6 +141,17 @@ class EventMultipartTransport(MultipartSubscriptionTransport):
         return super().encode_next(response, encode_json)
 
 
+class TextWebSocketAdapter(ASGIWebSocketAdapter):
+    """graphql-transport-ws messages as text frames (the protocol's; clients such as gql
+    refuse binary ones), encoded like every other answer."""
+
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        try:
+            await self.ws.send_text(dumps(message).decode())
+        except WebSocketDisconnect as exc:
+            raise WebSocketDisconnected from exc
+
+
 STREAM_TRANSPORTS: Mapping[str, type[HTTPStreamTransport]] = {
     MULTIPART_SUBSCRIPTION_PROTOCOL: EventMultipartTransport,
     GRAPHQL_SSE_PROTOCOL: EventSSETransport,
@@ -216,6 +228,7 @@ class GatewayView(GraphQL[RequestContext, None]):
         await response(scope, receive, send)
 
     stream_transport_classes_by_protocol = STREAM_TRANSPORTS
+    websocket_adapter_class = TextWebSocketAdapter
 
     async def on_ws_connect(self, context: RequestContext) -> None:
         """A WebSocket's caller: the credential in ``connection_init``'s payload
