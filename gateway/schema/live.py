@@ -15,19 +15,30 @@ from gateway.domain import Order as DomainOrder
 from gateway.errors import GatewayError
 from gateway.live.events import Event, EventOrigin, EventType
 from gateway.live.hub import LiveOrders
-from gateway.schema.types import Order, OrderStatus
+from gateway.schema.types import Order, OrderStatus, _register_enum
 from gateway.telemetry import requestid
 
-OrderEventType = strawberry.enum(
+_register_enum(
     EventType,
-    name="OrderEventType",
-    description="What happened to an order.",
+    "OrderEventType",
+    "What happened to an order.",
+    {
+        "CREATED": "A new order.",
+        "UPDATED": "Its status or updatedAt changed.",
+        "DELETED": "The backend no longer has it (no backend announces this yet).",
+    },
 )
-OrderEventOrigin = strawberry.enum(
+_register_enum(
     EventOrigin,
-    name="OrderEventOrigin",
-    description="How the gateway learnt of it: a backend's webhook, or its own polling.",
+    "OrderEventOrigin",
+    "How the gateway learnt of a change.",
+    {
+        "WEBHOOK": "The backend's webhook (POST /webhooks/<source>).",
+        "POLL": "The gateway's polling of the source (poll_interval_s).",
+    },
 )
+OrderEventType = EventType
+OrderEventOrigin = EventOrigin
 
 
 @strawberry.input(description="Which order events to receive (all when not given).")
@@ -35,7 +46,7 @@ class OrderEventFilter:
     sources: list[str] | None = strawberry.field(
         default=None, description="Only these sources' events."
     )
-    types: list[OrderEventType] | None = strawberry.field(  # type: ignore[valid-type]
+    types: list[OrderEventType] | None = strawberry.field(
         default=None, description="Only events of these types."
     )
     status: list[OrderStatus] | None = strawberry.field(
@@ -49,15 +60,13 @@ class OrderEvent:
         description="Opaque and increasing per gateway deployment: the point to resume from "
         "(SSE: Last-Event-ID)."
     )
-    type: OrderEventType = strawberry.field(description="What happened.")  # type: ignore[valid-type]
+    type: OrderEventType = strawberry.field(description="What happened.")
     source: str = strawberry.field(description="The source's name.")
     source_id: str = strawberry.field(description="The backend's own order id.")
     occurred_at: datetime = strawberry.field(
         description="When the backend says it happened (else when the gateway saw it)."
     )
-    origin: OrderEventOrigin = strawberry.field(  # type: ignore[valid-type]
-        description="A webhook or the gateway's polling."
-    )
+    origin: OrderEventOrigin = strawberry.field(description="A webhook or the gateway's polling.")
     found: strawberry.Private[DomainOrder | GatewayError | None]
 
     @strawberry.field(
