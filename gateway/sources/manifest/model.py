@@ -8,6 +8,7 @@ Its JSON Schema (``gateway manifest-schema``) is docs/manifest.schema.json.
 
 from __future__ import annotations
 
+import builtins
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -255,13 +256,14 @@ class Manifest(Strict):
     order: OrderMap
     customer: CustomerMap
     hooks: Hooks = Field(default_factory=Hooks)
-    never_has: list[str] = Field(
-        default_factory=list,
+    # `list` is a field of this model: the builtin by its full name
+    never_has: builtins.list[str] = Field(
+        default_factory=builtins.list,
         description="Order fields (schema paths, e.g. price.tax) this API never has: null "
         "without a call.",
     )
-    customer_never_has: list[str] = Field(
-        default_factory=list,
+    customer_never_has: builtins.list[str] = Field(
+        default_factory=builtins.list,
         description="Customer fields this API never has: an order's customer answers them "
         "(null) without fetching the customer.",
     )
