@@ -4,6 +4,7 @@ the simulators."""
 
 from __future__ import annotations
 
+import base64
 import json
 import queue
 import threading
@@ -14,6 +15,8 @@ from typing import Any
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from starlette.applications import Starlette
 
 from gateway.app import create_app
@@ -405,3 +408,52 @@ def test_multipart_subscription_delivers_events(gateway: Gateway, sims: Simulato
     event = part["payload"]["data"]["orderEvents"]
     assert (event["type"], event["sourceId"]) == ("CREATED", order["_id"])
     assert "\x00eventId" not in part["payload"]
+
+
+_RSA = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+_RSA_PUBLIC = (
+    _RSA.public_key()
+    .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    .decode()
+)
+
+
+@pytest.mark.parametrize(
+    "gateway",
+    [{"source": {"webhook_public_key": None, "webhook_rsa_public_key": _RSA_PUBLIC}}],
+    indirect=True,
+)
+def test_the_older_rsa_signature_is_checked_with_its_own_key(
+    gateway: Gateway, sims: Simulators
+) -> None:
+    url = f"{gateway.url}/webhooks/hl-main"
+    order = hl.new_order(sims.set.data["highlevel"].orders)
+    raw = hl.body(order, "OrderCreate")
+    signature = base64.b64encode(_RSA.sign(raw, padding.PKCS1v15(), hashes.SHA256())).decode()
+    # an Ed25519 signature with no Ed25519 key configured proves nothing
+    assert (
+        httpx.post(url, content=raw, headers={"x-ghl-signature": hl.sign(raw)}).status_code == 401
+    )
+    tampered = raw.replace(b"OrderCreate", b"OrderCreatf")
+    assert (
+        httpx.post(url, content=tampered, headers={"x-wh-signature": signature}).status_code == 401
+    )
+    accepted = httpx.post(url, content=raw, headers={"x-wh-signature": signature})
+    assert (accepted.status_code, accepted.json()["message"]) == (200, "accepted")
+    until(lambda: len(gateway.app.state.live.bus.retained()) == 1, "the event")
+    [event] = gateway.app.state.live.bus.retained()
+    assert (event.change.type, event.change.source_id) == (EventType.CREATED, order["_id"])
+
+
+def test_webhook_bodies_are_never_logged(
+    gateway: Gateway, sims: Simulators, caplog: pytest.LogCaptureFixture
+) -> None:
+    order = hl.new_order(sims.set.data["highlevel"].orders)
+    raw = hl.body(order, "OrderCreate")
+    with caplog.at_level("DEBUG"):
+        httpx.post(f"{gateway.url}/webhooks/hl-main", content=raw)  # unsigned: logged as such
+        gateway.webhook(order, "OrderCreate")
+        until(lambda: len(gateway.app.state.live.bus.retained()) == 1, "the event")
+    email = order["contactSnapshot"]["email"]
+    assert "bad or missing signature" in caplog.text
+    assert email not in caplog.text and order["_id"] not in caplog.text
