@@ -41,6 +41,7 @@ def test_ready_through_every_backend_failing_with_each_state_listed(sims: Simula
         "eu-shop": {"kind": "hamgam", "healthy": False},
         "adobe": {"kind": "adobe_vip", "healthy": False},
         "hl-main": {"kind": "highlevel", "healthy": False},
+        "woo": {"kind": "woocommerce", "healthy": False},
     }
     assert after.json()["cache"] == {"backend": "memory", "healthy": True}
     assert health.status_code == 200 and health.json() == {"status": "ok"}

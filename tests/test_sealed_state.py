@@ -37,7 +37,7 @@ PERSONAL = {
     "first_name", "last_name", "firstname", "lastname", "firstName", "lastName",
     "full_name", "contactName", "billing_first_name", "billing_last_name", "username",
     "phone", "phone_number", "phoneNumber", "mobile_number", "billing_mobile_number",
-    "address", "address1", "addressLine1", "street", "billing_address",
+    "address", "address1", "address_1", "addressLine1", "street", "billing_address",
     "initial_password", "national_code", "billing_national_code", "birth_date",
     "license_key",
 }  # fmt: skip
@@ -252,6 +252,7 @@ def test_no_personal_value_and_no_token_in_clear_text_anywhere_in_redis(
                 ("hl-main", HL_ORDER),
                 ("eu-shop", "123"),
                 ("adobe", "9876543210/0123456789"),
+                ("woo", "728"),  # a guest: the billing details are all there is
             ]
         )
     )
@@ -264,7 +265,8 @@ def test_no_personal_value_and_no_token_in_clear_text_anywhere_in_redis(
         listed = gql(client, listing)
         assert "errors" not in listed
         sources = {n["source"] for n in listed["data"]["orders"]["nodes"]}
-        assert sources == set(SOURCE_OF.values())  # every one of the five answered
+        # every source answered (WooCommerce's samples are older than these 40: asked below)
+        assert sources == set(SOURCE_OF.values()) - {"woo"}
         assert "errors" not in gql(client, singles + " }")
         # ids a client typed: what the backend answers for them is cached too (a NOT_FOUND
         # for cache_ttl_s), under a key that must not spell them out

@@ -95,7 +95,9 @@ def test_paging_over_status_streams_matches_the_list_filtered_by_hand(
 
 
 def test_no_call_where_no_backend_status_can_match(sims: Simulators) -> None:
-    with gateway_client(sims.settings()) as client:
+    # the Python kinds, whose sample data the figures below were read from
+    python_kinds = ["licensespring", "zaveit", "hamgam", "adobe_vip", "highlevel"]
+    with gateway_client(sims.settings(python_kinds)) as client:
         # Zaveit has no PROCESSING or REFUNDED order, Adobe none either, LicenseSpring's
         # are all COMPLETED
         found = page_through(client, 50, {"status": ["PROCESSING", "REFUNDED"]})
