@@ -16,6 +16,7 @@ import yaml
 from gateway.cache.sealing import new_key
 from gateway.cli import _parser
 from gateway.config import settings_from_mapping
+from gateway.simulators import SIMULATORS
 from gateway.telemetry import metrics
 from tests.conftest import Simulators, gateway_client
 from tests.telemetry_helpers import parse
@@ -193,7 +194,7 @@ def test_each_probe_asks_what_its_comment_says_and_holds_through_a_backend_outag
         assert probes[name] == (_container_port(service), "/readyz")
     comments = (DEPLOY / "compose.yaml").read_text()
     assert "/healthz: is the process up" in comments and "/readyz: can this" in comments
-    for kind in ("licensespring", "zaveit", "hamgam", "adobe_vip", "highlevel"):
+    for kind in SIMULATORS:
         sims.set.faults.set(kind, "status=503")
     overrides = {name: {"retries": 0} for name in sims.config()["sources"]}
     with gateway_client(sims.settings(overrides=overrides)) as client:
