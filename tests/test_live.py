@@ -4,7 +4,9 @@ the simulators."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import json
 import queue
 import threading
@@ -457,3 +459,25 @@ def test_webhook_bodies_are_never_logged(
     email = order["contactSnapshot"]["email"]
     assert "bad or missing signature" in caplog.text
     assert email not in caplog.text and order["_id"] not in caplog.text
+
+
+def test_demo_live_changes_orders_and_sends_signed_webhooks(
+    gateway: Gateway, sims: Simulators
+) -> None:
+    from gateway.cli import _live_changes
+
+    port = int(gateway.url.rsplit(":", 1)[1])
+    bus = gateway.app.state.live.bus
+
+    async def run() -> None:
+        task = asyncio.create_task(_live_changes(sims.set, port, 0.01))
+        await asyncio.to_thread(until, lambda: len(bus.retained()) >= 2, "two events")
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    asyncio.run(run())
+    first, second = bus.retained()[:2]
+    assert (first.change.type, second.change.type) == (EventType.CREATED, EventType.UPDATED)
+    assert first.change.source_id == second.change.source_id  # the new order, then changed
+    assert {first.change.origin, second.change.origin} == {EventOrigin.WEBHOOK}
