@@ -92,7 +92,7 @@ def create_app(
         app.state.sources = build_sources(
             settings, transports, clock, store, traces.tracer if traces else None
         )
-        app.state.live = live = live_orders(settings, app.state.sources)
+        app.state.live = live = live_orders(settings, app.state.sources, store)
         live.start()
         try:
             yield
@@ -215,8 +215,9 @@ def create_app(
     return app
 
 
-def live_orders(settings: Settings, sources: Mapping[str, Source]) -> LiveOrders:
-    """Live order events of this process: a memory bus, a poller per polling source."""
+def live_orders(settings: Settings, sources: Mapping[str, Source], store: Store) -> LiveOrders:
+    """Live order events of this process: a bus of its subscribers, a poller per polling
+    source; with Redis, events shared by every replica and one poller per source."""
     conf = settings.events
     bus = MemoryBus(
         retention_s=conf.retention_s,
@@ -225,7 +226,10 @@ def live_orders(settings: Settings, sources: Mapping[str, Source]) -> LiveOrders
         buffer=conf.buffer,
     )
     intervals = {name: src.poll_interval_s for name, src in settings.sources.items()}
-    return LiveOrders(bus, sources, intervals)
+    live = LiveOrders(bus, sources, intervals)
+    if isinstance(store, RedisStore):
+        live.share_through(store, conf.retention_s)
+    return live
 
 
 class BodyLimit:

@@ -11,12 +11,14 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from gateway.cache.fresh import FRESH
+from gateway.cache.redis import RedisStore
 from gateway.domain import Order
 from gateway.errors import GatewayError
 from gateway.live import metrics
 from gateway.live.bus import EventBus
 from gateway.live.events import Change, Event, EventType
 from gateway.live.poller import Poller
+from gateway.live.redis_fanout import RedisFanout
 from gateway.sources.base import Source
 
 log = logging.getLogger("gateway.live")
@@ -47,14 +49,26 @@ class LiveOrders:
             if interval > 0 and name in sources
         }
         self._tasks: set[asyncio.Task[object]] = set()
+        #: with Redis: the stream every replica delivers from, and the pollers' leases
+        self.fanout: RedisFanout | None = None
+
+    def share_through(self, store: RedisStore, retention_s: float) -> None:
+        """Events through Redis to every replica; one poller per source across them."""
+        self.fanout = RedisFanout(
+            store, retention_s=retention_s, deliver=self._deliver, read=self._shared, now=self.now
+        )
 
     def start(self) -> None:
+        if self.fanout is not None:
+            self.fanout.start()
         for poller in self.pollers.values():
             poller.start()
 
     async def aclose(self) -> None:
         for poller in self.pollers.values():
             await poller.stop()
+        if self.fanout is not None:
+            await self.fanout.aclose()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -85,10 +99,32 @@ class LiveOrders:
         order: Order | GatewayError | None = None
         if change.type is not EventType.DELETED:
             order = await self._read(change.source, change.source_id)
+        metrics.event_published(change.source, change.type.value, change.origin.value)
+        if self.fanout is not None:  # every replica's reader delivers it, this one's too
+            await self.fanout.send(change, order)
+            return None
         event = Event(self.bus.next_id(), change, order, self.now())
         await self.bus.publish(event)
-        metrics.event_published(change.source, change.type.value, change.origin.value)
         return event
+
+    async def may_poll(self, source: str, interval_s: float) -> bool:
+        """Whether this process polls ``source`` now (with Redis: the one lease holder)."""
+        return self.fanout is None or await self.fanout.may_poll(source, interval_s)
+
+    async def _deliver(self, event: Event) -> None:
+        change = event.change
+        self.remember(change.source, change.source_id, change.state)
+        await self.bus.publish(event)
+
+    async def _shared(self, change: Change) -> Order | GatewayError | None:
+        """Another replica's event's order, through the shared cache (its publisher's
+        fresh read stored it there)."""
+        if change.type is EventType.DELETED or change.source not in self.sources:
+            return None
+        [found] = await self.sources[change.source].get_orders([change.source_id])
+        if isinstance(found, GatewayError) or found is None or isinstance(found, Order):
+            return found
+        return GatewayError("the order could not be read")
 
     async def _read(self, source: str, source_id: str) -> Order | GatewayError | None:
         """The order as the backend has it now, read once for every subscriber; the read

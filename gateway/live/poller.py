@@ -52,6 +52,8 @@ class Poller:
 
     async def poll(self) -> None:
         """One round: read the newest orders of each stream and publish what changed."""
+        if not await self.hub.may_poll(self.source.name, self.interval_s):
+            return  # another replica holds this source's lease
         query = OrderQuery()
         size = min(self.source.list_page_size, PAGE)
         token = FRESH.set(True)
