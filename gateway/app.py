@@ -227,8 +227,8 @@ def live_orders(settings: Settings, sources: Mapping[str, Source], store: Store)
     )
     intervals = {name: src.poll_interval_s for name, src in settings.sources.items()}
     live = LiveOrders(bus, sources, intervals)
-    if isinstance(store, RedisStore):
-        live.share_through(store, conf.retention_s)
+    if isinstance(store, RedisStore) and settings.cache.url:
+        live.share_through(store, settings.cache.url, conf.retention_s)
     return live
 
 

@@ -52,10 +52,15 @@ class LiveOrders:
         #: with Redis: the stream every replica delivers from, and the pollers' leases
         self.fanout: RedisFanout | None = None
 
-    def share_through(self, store: RedisStore, retention_s: float) -> None:
+    def share_through(self, store: RedisStore, url: str, retention_s: float) -> None:
         """Events through Redis to every replica; one poller per source across them."""
         self.fanout = RedisFanout(
-            store, retention_s=retention_s, deliver=self._deliver, read=self._shared, now=self.now
+            store,
+            url,
+            retention_s=retention_s,
+            deliver=self._deliver,
+            read=self._shared,
+            now=self.now,
         )
 
     def start(self) -> None:

@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
+import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from gateway.cache.redis import RedisStore
@@ -38,6 +39,7 @@ class RedisFanout:
     def __init__(
         self,
         store: RedisStore,
+        url: str,
         *,
         retention_s: float,
         deliver: Callable[[Event], Awaitable[None]],
@@ -47,6 +49,11 @@ class RedisFanout:
         self.store, self.retention_s = store, retention_s
         self.deliver, self.read, self.now = deliver, read, now
         self.stream = f"{store.prefix}live:events"
+        # a client of its own: a blocking read must not hold, nor break, the cache's
+        # connections (the cache's health is judged by what its own commands meet)
+        self.client: aioredis.Redis = aioredis.Redis.from_url(
+            url, socket_connect_timeout=0.5, socket_timeout=BLOCK_MS / 1000 + 2
+        )
         self.replica = uuid.uuid4().hex
         #: orders this replica read for the entries it added, until its reader delivers them
         self._mine: dict[str, Found] = {}
@@ -60,6 +67,7 @@ class RedisFanout:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        await self.client.aclose()
 
     async def send(self, change: Change, order: Found) -> None:
         """Adds the change to the stream (trimmed to ``retention_s``)."""
@@ -67,9 +75,7 @@ class RedisFanout:
         body = self.store.sealer.seal(name, _encode(change))
         horizon = int((self.now() - self.retention_s) * 1000)
         try:
-            entry = await self.store.client.xadd(
-                name, {"c": body}, minid=str(horizon), approximate=True
-            )
+            entry = await self.client.xadd(name, {"c": body}, minid=str(horizon), approximate=True)
         except (RedisError, OSError) as exc:
             log.error("live events: Redis refused the event (%s); not delivered", type(exc))
             return
@@ -79,7 +85,7 @@ class RedisFanout:
         last = "$"
         while True:
             try:
-                found: Any = await self.store.client.xread({self.stream: last}, block=BLOCK_MS)
+                found: Any = await self.client.xread({self.stream: last}, block=BLOCK_MS)
             except (RedisError, OSError) as exc:
                 log.warning("live events: cannot read from Redis (%s)", type(exc).__name__)
                 await asyncio.sleep(1)
@@ -102,7 +108,7 @@ class RedisFanout:
         """Whether this replica holds (or now takes) the source's polling lease."""
         key = f"{self.store.prefix}live:lease:{source}"
         ttl = max(1000, int(interval_s * 3000))
-        client = self.store.client
+        client = self.client
         try:
             if await client.set(key, self.replica, nx=True, px=ttl):
                 return True
