@@ -79,6 +79,7 @@ def gateway(sims: Simulators, request: pytest.FixtureRequest) -> Iterator[Gatewa
     gw = Gateway(create_app(settings_from_mapping(conf)))
     yield gw
     gw.server.stop()
+    assert not gw.server.thread.is_alive(), "the gateway did not stop (a stream left open?)"
 
 
 class SSE:
@@ -101,26 +102,36 @@ class SSE:
         self._thread.start()
 
     def _read(self, url: str, body: dict[str, Any], headers: dict[str, str]) -> None:
-        with (
-            httpx.Client(timeout=DEADLINE_S) as client,
-            client.stream("POST", f"{url}/graphql", json=body, headers=headers) as response,
-        ):
-            event_id: str | None = None
-            for line in response.iter_lines():
-                if self._stop.is_set():
-                    break
-                if line.startswith("id: "):
-                    event_id = line[4:]
-                elif line.startswith("data: ") and line != "data: ":
-                    self.events.put((event_id, json.loads(line[6:])))
-                    event_id = None
-        self.closed.set()
+        try:
+            with (
+                httpx.Client(timeout=DEADLINE_S) as client,
+                client.stream("POST", f"{url}/graphql", json=body, headers=headers) as response,
+            ):
+                self._response = response
+                event_id: str | None = None
+                for line in response.iter_lines():
+                    if line.startswith("id: "):
+                        event_id = line[4:]
+                    elif line.startswith("data: ") and line != "data: ":
+                        self.events.put((event_id, json.loads(line[6:])))
+                        event_id = None
+        except (httpx.HTTPError, RuntimeError):
+            if not self._stop.is_set():  # closed by close(): the end asked for
+                raise
+        finally:
+            self.closed.set()
 
     def next(self) -> tuple[str | None, dict[str, Any]]:
         return self.events.get(timeout=DEADLINE_S)
 
     def close(self) -> None:
+        """Closes the connection now (the server then ends the subscription): a stream
+        left open would keep its gateway, and that gateway's pollers, from stopping."""
         self._stop.set()
+        response = getattr(self, "_response", None)
+        if response is not None:
+            response.close()
+        self._thread.join(timeout=DEADLINE_S)
 
 
 def test_sse_receives_created_then_updated_with_the_orders_fields(

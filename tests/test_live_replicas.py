@@ -24,6 +24,7 @@ def replicas(sims: Simulators, redis_url: str) -> Iterator[list[Gateway]]:
     yield gateways
     for gw in gateways:
         gw.server.stop()
+        assert not gw.server.thread.is_alive(), "a replica did not stop (a stream left open?)"
 
 
 def test_one_poller_and_every_subscriber_gets_each_event_once(
