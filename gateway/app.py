@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import logging
+import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
@@ -16,7 +17,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
@@ -28,6 +29,9 @@ from gateway.config import Settings
 from gateway.encoding import dumps
 from gateway.errors import BAD_USER_INPUT, INTERNAL
 from gateway.export.route import ExportEndpoint
+from gateway.live.bus import MemoryBus
+from gateway.live.hub import LiveOrders
+from gateway.live.webhooks import Webhooks
 from gateway.persisted import PersistedQueries
 from gateway.quota.clients import ClientQuotas
 from gateway.resilience import Clock
@@ -107,9 +111,12 @@ def create_app(
         quotas.use(store)
         if store.connection is not None:  # registers; the log says at once if it is down
             await store.connection.start()
+        app.state.live = live = live_orders(settings, app.state.sources, store)
+        live.start()
         try:
             yield
         finally:
+            await live.aclose()
             for source in app.state.sources.values():
                 await source.aclose()
             await store.aclose()
@@ -215,8 +222,11 @@ def create_app(
                 trusted_hosts=trusted_networks(settings.server.trusted_proxies),
             ),
         )
+    webhooks = Webhooks(settings, lambda: app.state.live, time.time)
     routes = [
         Route("/graphql", view),
+        WebSocketRoute("/graphql", view),  # subscriptions over graphql-transport-ws
+        Route("/webhooks/{source}", webhooks.handle, methods=["POST"]),
         Route("/export", ExportEndpoint(view)),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
@@ -224,12 +234,30 @@ def create_app(
     ]
     if settings.server.metrics:
         routes.append(Route("/metrics", metrics_text, methods=["GET"]))
-    return Starlette(
+    app = Starlette(
         routes=routes,
         middleware=middleware,
         exception_handlers={Exception: internal_error},
         lifespan=lifespan,
     )
+    return app
+
+
+def live_orders(settings: Settings, sources: Mapping[str, Source], store: Store) -> LiveOrders:
+    """Live order events of this process: a bus of its subscribers, a poller per polling
+    source; with Redis, events shared by every replica and one poller per source."""
+    conf = settings.events
+    bus = MemoryBus(
+        retention_s=conf.retention_s,
+        per_client=settings.security.limits.max_subscriptions_per_client,
+        total=conf.max_subscriptions,
+        buffer=conf.buffer,
+    )
+    intervals = {name: src.poll_interval_s for name, src in settings.sources.items()}
+    live = LiveOrders(bus, sources, intervals)
+    if settings.cache.url:
+        live.share_through(store, settings.cache.url, conf.retention_s)
+    return live
 
 
 def trusted_networks(proxies: Sequence[str]) -> list[str]:

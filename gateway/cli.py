@@ -32,6 +32,8 @@ from gateway.telemetry import logs, metrics
 if TYPE_CHECKING:
     from gateway.simulators import SimulatorSet
 
+log = logging.getLogger("gateway")
+
 
 #: --orders' ceiling: the simulators hold their data in memory, ~6 kB an order.
 MAX_SIMULATED_ORDERS = 100_000
@@ -60,6 +62,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo = sub.add_parser("demo", help="the built-in simulators plus the gateway over them")
     demo.add_argument("--port", type=int, help="gateway port (default: $PORT or 8000)")
+    demo.add_argument(
+        "--live",
+        type=float,
+        default=0,
+        metavar="SECONDS",
+        help="every SECONDS, HighLevel's simulator creates an order or changes one's status "
+        "and sends the signed webhook (live events in GraphiQL; default: off)",
+    )
     simulate = sub.add_parser("simulate", help="the built-in simulators alone")
     simulate.add_argument("--port", type=int, default=8001)
     simulate.add_argument(
@@ -225,6 +235,9 @@ def worker_app() -> Any:
     return app
 
 
+#: How often `gateway demo` polls each source for live order events.
+DEMO_POLL_S = 5
+
 #: What `gateway demo` adds to each source: answers reused for 30 s, and up to 10 minutes
 #: old while a backend fails, so `make run` shows the cache at work.
 DEMO_CACHE = {"cache_ttl_s": 30, "stale_if_error_s": 600}
@@ -261,26 +274,29 @@ def _simulators(
     return simulators
 
 
-async def _demo(port: int, faults: list[str], orders: int | None = None) -> None:
+async def _demo(port: int, faults: list[str], orders: int | None = None, live_s: float = 0) -> None:
     # Adobe's and HighLevel's tokens come from the simulators' token endpoints and renew
     # every couple of minutes; HighLevel's rotated refresh token lives in a file that
     # matches only this run's simulator, so it goes with it. uvicorn re-raises the signal
     # that stopped it: SIGTERM then unwinds (removing the file) like Ctrl-C does.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with tempfile.TemporaryDirectory(prefix="gateway-demo-") as tokens:
-        await _run_demo(port, faults, str(Path(tokens) / "tokens"), orders)
+        await _run_demo(port, faults, str(Path(tokens) / "tokens"), orders, live_s)
 
 
-async def _run_demo(port: int, faults: list[str], token_store: str, orders: int | None) -> None:
+async def _run_demo(
+    port: int, faults: list[str], token_store: str, orders: int | None, live_s: float = 0
+) -> None:
     from gateway.app import create_app
     from gateway.cache.sealing import new_key
     from gateway.simulators import demo_config, loopback_socket
 
     sim_sock = loopback_socket()
     sim_url = f"http://127.0.0.1:{sim_sock.getsockname()[1]}"
+    simulated = _simulators(faults, orders=orders)
     simulators = uvicorn.Server(
         uvicorn.Config(
-            _simulators(faults, orders=orders).app(),
+            simulated.app(),
             log_level="warning",
             log_config=None,  # the gateway's handler (telemetry.logs), not uvicorn's own
             lifespan="off",
@@ -290,7 +306,7 @@ async def _run_demo(port: int, faults: list[str], token_store: str, orders: int 
     )
     config = demo_config(sim_url, token_store=token_store)
     for source in config["sources"].values():
-        source.update(DEMO_CACHE)
+        source.update(DEMO_CACHE, poll_interval_s=DEMO_POLL_S)
     # An encryption key made for this run, as the tokens' file is: a demo never asks for
     # one, and nothing sealed with it outlives the run. (Its cache is this process's
     # memory, which is not sealed: cache/policy.py.)
@@ -311,7 +327,34 @@ async def _run_demo(port: int, faults: list[str], token_store: str, orders: int 
         f"simulators on {sim_url}; GraphQL (and GraphiQL) on http://127.0.0.1:{port}/graphql",
         flush=True,
     )
-    await asyncio.gather(_quietly(simulators, sim_sock), gateway.serve())
+    changes = [_live_changes(simulated, port, live_s)] if live_s > 0 else []
+    await asyncio.gather(_quietly(simulators, sim_sock), gateway.serve(), *changes)
+
+
+async def _live_changes(simulated: SimulatorSet, port: int, every_s: float) -> None:
+    """``gateway demo --live``: HighLevel's orders change over time, each change sent to
+    the gateway as a signed webhook (the other sources' events come from polling)."""
+    import httpx
+
+    from gateway.sources.highlevel import webhooks
+
+    orders = simulated.data["highlevel"].orders
+    url = f"http://127.0.0.1:{port}/webhooks/hl-main"
+    statuses = ("completed", "refunded", "cancelled")
+    turn = 0
+    while True:
+        await asyncio.sleep(every_s)
+        turn += 1
+        if turn % 2:
+            order, kind = webhooks.new_order(orders), "OrderCreate"
+        else:
+            newest = orders[0]["_id"]
+            status = statuses[(turn // 2) % len(statuses)]
+            order, kind = webhooks.change_status(orders, newest, status), "OrderStatusUpdate"
+        try:
+            await asyncio.to_thread(webhooks.send, url, order, kind)
+        except httpx.HTTPError as exc:  # the gateway not up yet, or going down
+            log.warning("demo --live: the webhook was not delivered (%s)", type(exc).__name__)
 
 
 async def _quietly(server: uvicorn.Server, sock: socket.socket) -> None:
@@ -407,7 +450,7 @@ def main(argv: list[str] | None = None) -> int:
             _serve(settings, args.host or settings.server.host, port, args.workers)
         elif args.command == "demo":
             port = args.port if args.port is not None else (env.port or 8000)
-            asyncio.run(_demo(port, args.fault, args.orders))
+            asyncio.run(_demo(port, args.fault, args.orders, args.live))
         elif args.command == "export":
             return export.run(args)
         elif args.command == "simulate":

@@ -199,6 +199,11 @@ class LimitSettings(BaseModel):
         description="the quota of each JWT subject (`sub`) and each anonymous client (by"
         " address), requests per minute; 0 is none (an API key has its own)",
     )
+    max_subscriptions_per_client: int = Field(
+        default=20,
+        ge=0,
+        description="open subscriptions one client (credential, or anonymous address) may hold",
+    )
 
 
 class SecuritySettings(BaseModel):
@@ -329,6 +334,31 @@ class CacheSettings(BaseModel):
         return self
 
 
+class EventSettings(BaseModel):
+    """Live order events (docs/live.md): how long they are kept for resuming, and how many
+    subscribers the gateway serves."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    retention_s: float = Field(
+        default=3600,
+        gt=0,
+        le=7 * 86400,
+        description="events are kept this long for resuming (Last-Event-ID); an older resume "
+        "point is EVENTS_EXPIRED",
+    )
+    max_subscriptions: int = Field(
+        default=10_000, ge=0, description="open subscriptions of this process, all clients"
+    )
+    buffer: int = Field(
+        default=256,
+        ge=1,
+        le=100_000,
+        description="events one subscriber may fall behind before it is dropped with "
+        "SUBSCRIBER_TOO_SLOW",
+    )
+
+
 class Settings(BaseModel):
     """Everything the gateway is configured with."""
 
@@ -350,6 +380,9 @@ class Settings(BaseModel):
     cache: CacheSettings = Field(
         default=CacheSettings(),
         description="where cached answers and rate budgets live (this process, or Redis)",
+    )
+    events: EventSettings = Field(
+        default=EventSettings(), description="live order events: retention and subscribers"
     )
 
     def secrets(self) -> list[str]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -22,10 +22,22 @@ from graphql.language import Lexer, Source, TokenKind
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
-from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
+from starlette.websockets import WebSocket, WebSocketDisconnect
+from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
-from strawberry.http.streaming import MultipartTransport
+from strawberry.http.exceptions import WebSocketDisconnected
+from strawberry.http.streaming import (
+    HTTPStreamTransport,
+    MultipartSubscriptionTransport,
+    MultipartTransport,
+    SSETransport,
+)
+from strawberry.subscriptions import (
+    GRAPHQL_SSE_PROTOCOL,
+    GRAPHQL_TRANSPORT_WS_PROTOCOL,
+    MULTIPART_SUBSCRIPTION_PROTOCOL,
+)
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
@@ -100,6 +112,48 @@ class RequestRejected(Exception):
         self.error, self.status, self.headers = error, status, headers
 
 
+#: where process_result hands an event's id to the SSE transport (never sent as a key)
+EVENT_ID = "\x00eventId"
+
+
+class EventSSETransport(SSETransport):
+    """graphql-sse with each event's ``id:`` (OrderEvent.id), so that a reconnecting
+    client's Last-Event-ID resumes after it; the other transports drop the id."""
+
+    def encode_next(self, response: GraphQLHTTPResponse, encode_json: Any) -> str:
+        event_id = response.pop(EVENT_ID, None)  # type: ignore[misc]
+        text = super().encode_next(response, encode_json)
+        return f"id: {event_id}\r\n{text}" if event_id else text
+
+
+class EventMultipartTransport(MultipartSubscriptionTransport):
+    def encode_next(self, response: GraphQLHTTPResponse, encode_json: Any) -> str:
+        response.pop(EVENT_ID, None)  # type: ignore[misc]
+        return super().encode_next(response, encode_json)
+
+
+class TextWebSocketAdapter(ASGIWebSocketAdapter):
+    """graphql-transport-ws messages as text frames (the protocol's; clients such as gql
+    refuse binary ones), encoded like every other answer."""
+
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        try:
+            await self.ws.send_text(dumps(message).decode())
+        except WebSocketDisconnect as exc:
+            raise WebSocketDisconnected from exc
+
+
+STREAM_TRANSPORTS: Mapping[str, type[HTTPStreamTransport]] = {
+    MULTIPART_SUBSCRIPTION_PROTOCOL: EventMultipartTransport,
+    GRAPHQL_SSE_PROTOCOL: EventSSETransport,
+}
+SUBSCRIPTION_PROTOCOLS = (
+    GRAPHQL_TRANSPORT_WS_PROTOCOL,
+    GRAPHQL_SSE_PROTOCOL,
+    MULTIPART_SUBSCRIPTION_PROTOCOL,
+)
+
+
 class GatewayView(GraphQL[RequestContext, None]):
     def __init__(
         self,
@@ -112,6 +166,8 @@ class GatewayView(GraphQL[RequestContext, None]):
         quotas: ClientQuotas | None = None,
         **kwargs: Any,
     ) -> None:
+        # subscriptions: graphql-transport-ws, graphql-sse, multipart (docs/live.md)
+        kwargs.setdefault("subscription_protocols", SUBSCRIPTION_PROTOCOLS)
         super().__init__(*args, **kwargs)
         self._codec = CursorCodec(cursor_secret)
         self._auth = authenticator
@@ -165,6 +221,25 @@ class GatewayView(GraphQL[RequestContext, None]):
             if hasattr(request.state, "graphql_context"):
                 del request.state.graphql_context
         await response(scope, receive, send)
+
+    stream_transport_classes_by_protocol = STREAM_TRANSPORTS
+    websocket_adapter_class = TextWebSocketAdapter
+
+    async def on_ws_connect(self, context: RequestContext) -> None:
+        """A WebSocket's caller: the credential in ``connection_init``'s payload
+        (``{"Authorization": "Bearer ..."}``), else on the upgrade request."""
+        payload = getattr(context, "connection_params", None) or {}
+        given = {str(k).lower(): v for k, v in payload.items() if isinstance(v, str)}
+        headers = {**dict(context.request.headers), **given}
+        try:
+            principal = self._auth.authenticate(headers)
+        except Unauthenticated:
+            raise ConnectionRejectionError({"message": "the credential is not valid"}) from None
+        context.request.state.principal = principal
+        context.principal = principal
+        if principal.sources is not None:
+            context.sources = {n: s for n, s in context.sources.items() if n in principal.sources}
+            context.loaders = Loaders(context.sources, batch=self._performance.loaders)
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return graphiql.page_response(self._auth.settings.require_auth)
@@ -450,6 +525,8 @@ class GatewayView(GraphQL[RequestContext, None]):
             principal=principal,
             max_page=self._limits.max_page_size,
         )
+        if isinstance(request, WebSocket):
+            ctx.connection_params = None  # type: ignore[attr-defined]  # on_ws_connect reads it
         request.state.graphql_context = ctx
         return ctx
 
@@ -470,6 +547,10 @@ class GatewayView(GraphQL[RequestContext, None]):
             request_id = requestid.current_or_new()
             data["errors"] = [format_error(e, request_id) for e in all_errors]
         note_outcome(_outcome(result.data) if all_errors else "ok")
+        event_id = getattr(request.state, "event_id", None)
+        if event_id is not None:  # a subscription's event: SSE sends it as the event's id
+            request.state.event_id = None
+            data[EVENT_ID] = event_id  # type: ignore[literal-required]
         return data
 
     def encode_json(self, data: object) -> bytes:

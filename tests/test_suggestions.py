@@ -94,7 +94,7 @@ KINDS: dict[str, tuple[str, dict[str, Any] | None, str, str]] = {
         "query($f: OrderFiltr) { orders(filter: $f) { nodes { id } } }",
         None,
         "Unknown type 'OrderFiltr'. Did you mean 'OrderFilter', 'Order', 'OrderEdge', "
-        "or 'OrderStatus'?",
+        "'OrderEvent', or 'OrderStatus'?",
         "Unknown type 'OrderFiltr'.",
     ),
     "type of a fragment": (

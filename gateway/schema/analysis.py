@@ -26,6 +26,7 @@ from graphql import (
     ListValueNode,
     Node,
     OperationDefinitionNode,
+    OperationType,
     SelectionSetNode,
     VariableNode,
     get_named_type,
@@ -240,6 +241,8 @@ def analyse(
     )
     walker = _Walker(schema, fragments, variables, streams, sources)
     root = schema.query_type
+    if operation is not None and operation.operation is OperationType.SUBSCRIPTION:
+        root = schema.subscription_type  # each event is resolved like a query's answer
     if operation is not None and root is not None:
         walker.result.cost = walker.cost(operation.selection_set, root, 1)
     return walker.result

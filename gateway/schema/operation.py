@@ -67,6 +67,13 @@ class GatewaySchema(Schema):
             "Deferring", (self.execution_context_class,), {"use_plans": False}
         )
 
+    async def stream(self, *args: Any, **kwargs: Any) -> Any:
+        """Strawberry's ``stream`` (subscriptions, every transport), each result's errors
+        with their ``extensions.code`` and the fields' partial errors (gateway.schema.live)."""
+        from gateway.schema.live import coded  # the schema's types import this module
+
+        return coded(await super().stream(*args, **kwargs), kwargs.get("context_value"))
+
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
         """Logging happens where errors are formatted: once, without payloads."""
 

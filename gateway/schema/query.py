@@ -28,6 +28,7 @@ from gateway.schema.executor import (
     StockQuietExecutor,
     without_plans,
 )
+from gateway.schema.live import Subscription
 from gateway.schema.operation import GatewaySchema
 from gateway.schema.preparation import Preparation, QueryCaches
 from gateway.schema.types import (
@@ -224,7 +225,7 @@ def build_schema(
 
         schema = federated_schema(Query, **options)
     else:
-        schema = GatewaySchema(query=Query, **options)
+        schema = GatewaySchema(query=Query, subscription=Subscription, **options)
     if not caches:
         without_plans(core_schema(schema))
     return schema

@@ -85,6 +85,13 @@ class SourceSettings(BaseModel):
         le=86400,
         description="orders, customers and list pages are reused this long (0: not cached)",
     )
+    poll_interval_s: float = Field(
+        default=0.0,
+        ge=0,
+        le=86400,
+        description="look at the newest orders this often for live events (one list call; "
+        "0: never)",
+    )
     stale_if_error_s: float = Field(
         default=0.0,
         ge=0,

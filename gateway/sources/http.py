@@ -19,6 +19,7 @@ import msgspec
 
 from gateway.cache.budget import BULK, PATIENCE, Budget, allowed_wait, rate_limited
 from gateway.cache.coalesce import Coalescer
+from gateway.cache.fresh import FRESH
 from gateway.cache.policy import CachePolicy
 from gateway.cache.stale import warn_stale
 from gateway.cache.store import Entry
@@ -139,7 +140,7 @@ class BackendHttp:
         key = cache.key(path, query)
         entry = await self._cached(cache, key)
         age = cache.age(entry.stored_at) if entry is not None else 0.0
-        if entry is not None and age < cache.ttl_s:
+        if entry is not None and age < cache.ttl_s and not FRESH.get():
             metrics.record_cache(self.source, "hit")
             return self._interpret(Reply(entry.status, entry.content, None), missing)
         try:

@@ -52,6 +52,16 @@ class HighLevelSettings(SourceSettings):
         "client-side (0: no budget)",
     )
 
+    webhook_public_key: str | None = Field(
+        default=None,
+        description="the PEM Ed25519 public key that checks x-ghl-signature on POST "
+        "/webhooks/<name> (docs/live.md)",
+    )
+    webhook_rsa_public_key: str | None = Field(
+        default=None,
+        description="the PEM RSA public key that checks the older x-wh-signature (RSA-SHA256)",
+    )
+
     @model_validator(mode="after")
     def _credentials(self) -> HighLevelSettings:
         one_way(

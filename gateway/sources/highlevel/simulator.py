@@ -23,6 +23,7 @@ from gateway.simulation import (
     people,
     read_form,
 )
+from gateway.sources.highlevel import webhooks
 
 DEMO_TOKEN = "demo-highlevel-token"
 DEMO_LOCATION = "3SwdhCu3svxI8AKsPJt6"
@@ -373,4 +374,5 @@ def demo_source(
         "base_url": base_url,
         **credentials,
         "location_id": DEMO_LOCATION,
+        "webhook_public_key": webhooks.DEMO_PUBLIC_KEY,
     }

@@ -61,7 +61,15 @@
     history.replaceState(null, "", search ? "?" + search : window.location.pathname);
   }
 
-  var fetcher = GraphiQL.createFetcher({ url: window.location.pathname });
+  // Subscriptions go over graphql-transport-ws on the same path (its client is in
+  // GraphiQL's bundle); the page's CSP allows 'self', which covers ws: on this host.
+  var fetcher = GraphiQL.createFetcher({
+    url: window.location.pathname,
+    subscriptionUrl:
+      (window.location.protocol === "https:" ? "wss://" : "ws://") +
+      window.location.host +
+      window.location.pathname,
+  });
   var explorer = GraphiQLPluginExplorer.explorerPlugin();
 
   function Page() {
