@@ -9,7 +9,8 @@ CLIENTS_VENV := .venv-clients
 CLIENTS_STAMP := $(CLIENTS_VENV)/.installed
 JS_CLIENT := tests/clients/js
 JS_STAMP := $(JS_CLIENT)/node_modules/.installed
-# The federation tests' composer and router (tests/test_federation_router.py).
+# The federation tests' composer and router, hive-gateway from @graphql-hive/gateway
+# (tests/test_federation_router.py), installed by npm ci below.
 FEDERATION := tests/federation
 FEDERATION_STAMP := $(FEDERATION)/node_modules/.installed
 # Apollo Client 4 reads the gateway's @defer parts (tests/test_defer.py)
