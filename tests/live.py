@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import httpx
 import uvicorn
 
 from gateway.app import create_app
@@ -42,3 +44,17 @@ def live_gateway(settings: Settings, clock: Clock | None = None) -> Iterator[str
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def wait_until_up(url: str, deadline_s: float = 30, what: str = "gateway serve") -> None:
+    """Until ``url``'s /healthz answers 200 (a server started as a subprocess), at most
+    ``deadline_s``."""
+    deadline = time.monotonic() + deadline_s
+    while True:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, f"{what} did not come up"
+        time.sleep(0.1)

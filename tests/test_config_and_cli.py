@@ -7,7 +7,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -18,6 +17,7 @@ from gateway.errors import ConfigError
 from gateway.sources.adobe_vip.settings import AdobeVipSettings
 from gateway.sources.hamgam.settings import HamgamSettings
 from tests.conftest import Simulators
+from tests.live import wait_until_up
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -186,14 +186,7 @@ def test_serve_answers_over_real_http_with_either_parser(
     )
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "gateway serve did not come up"
-                time.sleep(0.1)
+        wait_until_up(url)
         query = (
             '{ orderBySourceId(source: "eu-shop", sourceId: "123") { number customer { email } } }'
         )

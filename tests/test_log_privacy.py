@@ -9,7 +9,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from gateway import ids
 from gateway.app import create_app
 from gateway.simulation import SHARED_PEOPLE
 from tests.conftest import Simulators, codes, gateway_client, gql
+from tests.live import wait_until_up
 from tests.redis_server import free_port
 
 HL_ORDER = "653f5e0cde5a1314e62a837c"
@@ -127,15 +127,7 @@ def test_no_backend_path_query_id_or_payload_in_any_log_line(
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "gateway serve did not come up"
-            time.sleep(0.1)
+        wait_until_up(url)
         sims.log.clear()
         answers = _workload(sims, url)
         seen = list(sims.log.entries)

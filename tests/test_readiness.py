@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -15,6 +14,7 @@ from starlette.testclient import TestClient
 
 from gateway.app import create_app
 from tests.conftest import KINDS, Simulators, gateway_client
+from tests.live import wait_until_up
 from tests.redis_server import free_port
 
 LIST = "{ orders(first: 5) { nodes { id } } }"
@@ -82,15 +82,7 @@ retries = 0
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "gateway serve did not come up"
-            time.sleep(0.1)
+        wait_until_up(url, 60)
         sims.set.faults.set("hamgam", "status=503")
         # fresh connections: both workers get failing requests, whichever each reaches
         failed = [httpx.post(f"{url}/graphql", json={"query": LIST}, timeout=10) for _ in range(8)]

@@ -8,10 +8,9 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
-import httpx
+from tests.live import wait_until_up
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -20,18 +19,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def _wait_healthy(url: str) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, "the gateway did not come up"
-        time.sleep(0.1)
 
 
 def test_json_log_lines_of_serve_hold_no_colour_codes(tmp_path: Path) -> None:
@@ -49,7 +36,7 @@ def test_json_log_lines_of_serve_hold_no_colour_codes(tmp_path: Path) -> None:
         text=True,
     )
     try:
-        _wait_healthy(f"http://127.0.0.1:{port}")
+        wait_until_up(f"http://127.0.0.1:{port}", what="the gateway")
     finally:
         proc.terminate()
         _, err = proc.communicate(timeout=30)
@@ -84,7 +71,7 @@ def test_demo_logs_its_server_lifecycle_once_in_the_gateway_format() -> None:
     reader.start()
     try:
         assert running.wait(60), "".join(seen)
-        _wait_healthy(f"http://127.0.0.1:{port}")
+        wait_until_up(f"http://127.0.0.1:{port}", what="the gateway")
     finally:
         proc.terminate()
         proc.wait(timeout=30)

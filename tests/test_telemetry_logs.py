@@ -11,7 +11,6 @@ import re
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ import pytest
 from gateway.app import create_app
 from gateway.telemetry import logs
 from tests.conftest import Simulators, gateway_client
+from tests.live import wait_until_up
 
 ROOT = Path(__file__).resolve().parents[1]
 ORDER = '{ orderBySourceId(source: "eu-shop", sourceId: "123") { number customer { email } } }'
@@ -185,14 +185,7 @@ def test_no_secret_or_payload_in_any_log_line_of_gateway_serve(
     url = f"http://127.0.0.1:{port}"
     email = "sara.ahmadi@example.ir"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "gateway serve did not come up"
-                time.sleep(0.1)
+        wait_until_up(url)
         auth = {"x-api-key": ops_key, "x-request-id": "serve-1"}
         ok = httpx.post(
             f"{url}/graphql",
