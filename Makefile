@@ -50,6 +50,7 @@ run: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check gateway tests bench scripts
 	$(BIN)/ruff format --check gateway tests bench scripts
+	$(BIN)/lint-imports --no-cache
 
 typecheck: $(STAMP)
 	$(BIN)/mypy gateway tests scripts

@@ -35,9 +35,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from gateway.cache.sealing import new_key  # noqa: E402
 from gateway.simulators import BackgroundServer, SimulatorSet  # noqa: E402
 from gateway.sources.highlevel.simulator import DEMO_LOCATION, DEMO_TOKEN  # noqa: E402
+from gateway.state.sealing import new_key  # noqa: E402
 
 BIN = ROOT / ".venv" / "bin"
 NO_PERSISTENCE = ["--save", "", "--appendonly", "no"]

@@ -24,6 +24,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from gateway import graphiql as graphiql_page
 from gateway.cache.policy import open_store, sealer_for
 from gateway.cache.store import Store
+from gateway.clock import Clock
 from gateway.compat.private import core_schema
 from gateway.config import Settings
 from gateway.encoding import dumps
@@ -34,7 +35,6 @@ from gateway.live.hub import LiveOrders
 from gateway.live.webhooks import Webhooks
 from gateway.persisted import PersistedQueries
 from gateway.quota.clients import ClientQuotas
-from gateway.resilience import Clock
 from gateway.schema.preparation import validate_operation
 from gateway.schema.query import build_schema
 from gateway.security import Authenticator

@@ -288,8 +288,8 @@ async def _run_demo(
     port: int, faults: list[str], token_store: str, orders: int | None, live_s: float = 0
 ) -> None:
     from gateway.app import create_app
-    from gateway.cache.sealing import new_key
     from gateway.simulators import demo_config, loopback_socket
+    from gateway.state.sealing import new_key
 
     sim_sock = loopback_socket()
     sim_url = f"http://127.0.0.1:{sim_sock.getsockname()[1]}"

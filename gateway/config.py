@@ -26,11 +26,11 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from gateway.cache.sealing import decode_key
 from gateway.errors import ConfigError
 from gateway.sources.base import HttpTransport, SourceSettings
 from gateway.sources.manifest import ManifestError
 from gateway.sources.registry import ADAPTERS
+from gateway.state.sealing import decode_key
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _SOURCE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")

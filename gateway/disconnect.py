@@ -3,7 +3,7 @@
 The watch reads the ASGI messages that follow the request body; the server sends
 ``http.disconnect`` when the connection drops, and the watch then cancels the task that
 serves the request. Backend calls other requests share go on for them (see
-cache/coalesce.py).
+gateway/resilience/coalesce.py).
 """
 
 from __future__ import annotations

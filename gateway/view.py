@@ -42,8 +42,6 @@ from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
 from gateway import errors, graphiql
-from gateway.cache.budget import BULK
-from gateway.cache.stale import collect
 from gateway.compat import fast_paths
 from gateway.config import LimitSettings, PerformanceSettings, SecuritySettings
 from gateway.context import RequestContext
@@ -53,6 +51,8 @@ from gateway.listing import CursorCodec
 from gateway.loaders import Loaders
 from gateway.persisted import MARK, PersistedQueries, Resolved, document_accepted
 from gateway.quota.clients import ClientQuotas
+from gateway.request_warnings import collect
+from gateway.resilience.budget import BULK
 from gateway.schema.analysis import TooComplex
 from gateway.schema.incremental import Parts, accepts_multipart, merged, wants_apollo_format
 from gateway.security import Authenticator, Principal, Unauthenticated

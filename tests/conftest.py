@@ -10,8 +10,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from gateway.app import create_app
+from gateway.clock import Clock
 from gateway.config import Settings, settings_from_mapping
-from gateway.resilience import Clock
 from gateway.simulation import RequestLog
 from gateway.simulators import SIMULATORS, BackgroundServer, SimulatorSet, demo_config
 

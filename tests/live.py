@@ -13,8 +13,8 @@ import httpx
 import uvicorn
 
 from gateway.app import create_app
+from gateway.clock import Clock
 from gateway.config import Settings
-from gateway.resilience import Clock
 from gateway.simulators import loopback_socket
 
 

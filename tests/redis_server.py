@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from gateway.cache.sealing import new_key
+from gateway.state.sealing import new_key
 
 #: The ``[cache] encryption_key`` of the tests' Redis configs (one per test session).
 CACHE_KEY = new_key()

@@ -18,12 +18,12 @@ import pytest
 import redis
 from starlette.testclient import TestClient
 
-from gateway.cache.sealing import Sealer
 from gateway.config import Settings, settings_from_mapping
 from gateway.credentials.redis_keeper import REFRESH_TTL_S
 from gateway.simulation import TokenIssuer
 from gateway.sources.adobe_vip import simulator as adobe_sim
 from gateway.sources.highlevel import simulator as hl_sim
+from gateway.state.sealing import Sealer
 from tests.conftest import Simulators, codes, gateway_client, gql
 from tests.redis_server import CACHE_KEY, RedisServer, free_port, redis_cache
 

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 import yaml
 
-from gateway.cache.sealing import new_key
 from gateway.cli import _parser
 from gateway.config import settings_from_mapping
 from gateway.simulators import SIMULATORS
+from gateway.state.sealing import new_key
 from gateway.telemetry import metrics
 from tests.conftest import Simulators, gateway_client
 from tests.telemetry_helpers import parse

@@ -11,11 +11,11 @@ from typing import Any
 
 import httpx
 
-from gateway.cache.budget import BULK, LocalBudget, RedisBudget
-from gateway.cache.connection import RedisConnection
 from gateway.config import settings_from_mapping
 from gateway.errors import BackendRateLimited
+from gateway.resilience.budget import BULK, LocalBudget, RedisBudget
 from gateway.simulators import demo_config
+from gateway.state.connection import RedisConnection
 from tests.fleet import busiest_window, highlevel_simulator
 from tests.live import live_gateway
 from tests.redis_server import redis_cache

@@ -15,12 +15,12 @@ import jwt
 import pytest
 from starlette.testclient import TestClient
 
-from gateway.cache.connection import RedisConnection
 from gateway.config import Settings, settings_from_mapping
 from gateway.errors import ConfigError
 from gateway.quota.clients import client_address
 from gateway.quota.rate import LocalQuota
 from gateway.quota.shared import RedisQuota
+from gateway.state.connection import RedisConnection
 from tests.conftest import Simulators, gateway_client
 from tests.live import live_gateway
 from tests.redis_server import RedisServer, redis_cache

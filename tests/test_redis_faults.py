@@ -16,11 +16,11 @@ import httpx
 import pytest
 import redis
 
-from gateway.cache.budget import LocalBudget, RedisBudget
-from gateway.cache.connection import RedisConnection
 from gateway.config import settings_from_mapping
 from gateway.errors import BackendRateLimited
+from gateway.resilience.budget import LocalBudget, RedisBudget
 from gateway.simulators import demo_config
+from gateway.state.connection import RedisConnection
 from tests.conftest import Simulators, gateway_client, gql
 from tests.fleet import Frontend, busiest_window, config_text, highlevel_simulator, serve
 from tests.live import live_gateway

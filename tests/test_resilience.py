@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from gateway.cache.budget import LocalBudget
 from gateway.config import settings_from_mapping
-from gateway.resilience import parse_retry_after
+from gateway.resilience.budget import LocalBudget
+from gateway.resilience.retry import parse_retry_after
 from gateway.simulators import BackgroundServer, SimulatorSet, demo_config
 from tests.conftest import Simulators, codes, gateway_client, gql
 

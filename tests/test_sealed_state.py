@@ -17,13 +17,13 @@ import redis
 from starlette.testclient import TestClient
 
 from gateway import ids
-from gateway.cache.sealing import Sealer, key_id, new_key
 from gateway.config import Settings, settings_from_mapping
 from gateway.credentials.token_file import Stored, origin_of
 from gateway.errors import ConfigError
 from gateway.simulation import TokenIssuer
 from gateway.sources.adobe_vip import simulator as adobe_sim
 from gateway.sources.highlevel import simulator as hl_sim
+from gateway.state.sealing import Sealer, key_id, new_key
 from tests.conftest import SOURCE_OF, Simulators, codes, gateway_client, gql
 from tests.redis_server import CACHE_KEY, RedisServer, redis_cache
 

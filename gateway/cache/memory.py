@@ -8,8 +8,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from gateway.cache.connection import RedisConnection
-    from gateway.cache.sealing import Sealer
+    from gateway.state.connection import RedisConnection
+    from gateway.state.sealing import Sealer
 
 #: What the memory store holds at most, whatever the entry count: entries are backend
 #: pages and documents of any size, so a count alone does not bound memory.

@@ -1,4 +1,4 @@
-"""What one source's calls share: its cache policy and its rate budget, built from config."""
+"""A source's cache policy, and the store it uses, built from config."""
 
 from __future__ import annotations
 
@@ -8,13 +8,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from gateway.cache.budget import Budget, LocalBudget, RedisBudget
-from gateway.cache.connection import RedisConnection
 from gateway.cache.memory import MemoryStore
 from gateway.cache.redis import RedisStore
-from gateway.cache.sealing import Sealer
 from gateway.cache.store import Store
-from gateway.resilience import Clock, SystemClock
+from gateway.clock import Clock, SystemClock
+from gateway.state.connection import RedisConnection
+from gateway.state.sealing import Sealer
 
 if TYPE_CHECKING:
     from gateway.config import CacheSettings
@@ -96,29 +95,3 @@ def namespace(source: str, kind: str, base_url: str, identity: list[str]) -> str
     other's answers."""
     seen = "\x00".join([kind, base_url, *sorted(identity)])
     return f"{source}:{hashlib.sha256(seen.encode()).hexdigest()[:16]}:"
-
-
-def build_budget(
-    store: Store | None,
-    *,
-    source: str,
-    namespace: str,
-    limit: int | None,
-    window_s: float,
-    max_wait_s: float,
-    clock: Clock,
-    workers: int = 1,
-    bulk_share: float = 0.5,
-) -> Budget | None:
-    """A source's budget: shared through Redis when the cache is Redis, else this
-    process's share (``limit // workers``: the ``gateway serve --workers`` processes do not
-    share memory); None when the source has no rate limit."""
-    if not limit:
-        return None
-    local = LocalBudget(
-        source, limit, window_s, max_wait_s, clock, parts=lambda: workers, bulk_share=bulk_share
-    )
-    connection = store.connection if store is not None else None
-    if connection is not None:
-        return RedisBudget(connection, namespace, local)
-    return local

@@ -2,7 +2,7 @@
 
 Every value it stores is sealed (sealing.py); one that does not open is a miss.
 Redis being down never fails a request: every operation that cannot reach it is a miss,
-and the connection (gateway/cache/connection.py) says so once, stops asking until Redis
+and the connection (gateway/state/connection.py) says so once, stops asking until Redis
 answers again, and then uses it again without a restart.
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import logging
 
-from gateway.cache.connection import RedisConnection, describe
-from gateway.cache.sealing import Sealer
+from gateway.state.connection import RedisConnection, describe
+from gateway.state.sealing import Sealer
 
 __all__ = ["RedisStore", "describe"]
 

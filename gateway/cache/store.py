@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from gateway.cache.connection import RedisConnection
-    from gateway.cache.sealing import Sealer
+    from gateway.state.connection import RedisConnection
+    from gateway.state.sealing import Sealer
 
 _MAGIC = b"GWC1"
 _HEADER = struct.Struct("!4sdH")  # magic, stored at (Unix seconds), HTTP status

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 
 from gateway.cache.policy import namespace
 from gateway.cache.store import Store
+from gateway.clock import Clock
 from gateway.credentials.base import Grant
 from gateway.credentials.keeper import Keeper, LocalKeeper, token_file
 from gateway.credentials.redis_keeper import RedisKeeper
 from gateway.credentials.renewing import RenewingCredential
-from gateway.resilience import Clock
 
 
 @dataclass(frozen=True)

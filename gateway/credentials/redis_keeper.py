@@ -35,11 +35,11 @@ from collections.abc import Callable
 
 from redis.exceptions import LockError, RedisError
 
-from gateway.cache.connection import RedisConnection
-from gateway.cache.sealing import Sealer
 from gateway.credentials.base import CredentialFailed, Grant
 from gateway.credentials.keeper import Lease, usable_for
 from gateway.credentials.token_file import Stored, TokenFile, origin_of, pick
+from gateway.state.connection import RedisConnection
+from gateway.state.sealing import Sealer
 
 log = logging.getLogger("gateway.credentials")
 
@@ -60,7 +60,7 @@ class RedisKeeper:
         self,
         source: str,
         grant: Grant,
-        store: RedisConnection,
+        connection: RedisConnection,
         namespace: str,
         *,
         sealer: Sealer,
@@ -71,13 +71,13 @@ class RedisKeeper:
     ) -> None:
         self.source = source
         self.grant = grant
-        self.store = store
-        #: seals the tokens kept in Redis (the cache's sealer: gateway/cache/sealing.py)
+        self.connection = connection
+        #: seals the tokens kept in Redis (the cache's sealer: gateway/state/sealing.py)
         self.sealer = sealer
         self._remember = remember
         self._configured = configured_refresh
         self._origin = origin_of(configured_refresh) if configured_refresh else ""
-        base = f"{store.prefix}cred:{namespace}"
+        base = f"{connection.prefix}cred:{namespace}"
         self._access, self._refresh, self._lock = base + "access", base + "refresh", base + "lock"
         #: a renewal takes at most the token endpoint's timeout; the lock outlives it, and
         #: a waiter outlives the lock (so a replica that died holding it delays, not blocks)
@@ -94,9 +94,9 @@ class RedisKeeper:
         shared = await self._shared(refused)
         if shared is not None:
             return shared
-        if not self.store.available():
+        if not self.connection.available():
             return await self._alone()
-        lock = self.store.client.lock(
+        lock = self.connection.client.lock(
             self._lock, timeout=self._hold_s, blocking_timeout=self._wait_s, thread_local=False
         )
         try:
@@ -124,7 +124,7 @@ class RedisKeeper:
         rotates = self.grant.rotates and self._configured is not None
 
         async def read() -> tuple[bytes | None, int, bytes | None]:
-            async with self.store.client.pipeline(transaction=True) as pipe:
+            async with self.connection.client.pipeline(transaction=True) as pipe:
                 pipe.get(self._access)
                 pipe.pttl(self._access)
                 if rotates:
@@ -132,7 +132,7 @@ class RedisKeeper:
                 found = await pipe.execute()
             return found[0], int(found[1]), found[2] if rotates else None
 
-        reply = await self.store.run(read, None)
+        reply = await self.connection.run(read, None)
         if reply is None:
             return None
         value, pttl, refresh = reply
@@ -159,8 +159,8 @@ class RedisKeeper:
         millis = int(usable_s * 1000)
         if millis > 0:
             sealed = self.sealer.seal(self._access, issued.access_token.encode())
-            await self.store.run(
-                lambda: self.store.client.set(self._access, sealed, px=millis), None
+            await self.connection.run(
+                lambda: self.connection.client.set(self._access, sealed, px=millis), None
             )
         log.info(
             "source %s: access token renewed at %s for every replica (lives %.0f s)",
@@ -177,11 +177,11 @@ class RedisKeeper:
             raise CredentialFailed(self.source, "no refresh token", code=None, retriable=False)
 
         async def read() -> tuple[bool, bytes | None]:
-            value = await self.store.client.get(self._refresh)
+            value = await self.connection.client.get(self._refresh)
             return True, value if isinstance(value, bytes) else None
 
         unreached: tuple[bool, bytes | None] = (False, None)
-        reached, value = await self.store.run(read, unreached)
+        reached, value = await self.connection.run(read, unreached)
         if not reached:
             raise self._unreachable()
         found = self._open_refresh(value)
@@ -279,9 +279,11 @@ class RedisKeeper:
 
             # NX: a replica renewing now (under the lock) may have just written a newer one
             async def write_back() -> bool:
-                return bool(await self.store.client.set(self._refresh, sealed, px=millis, nx=True))
+                return bool(
+                    await self.connection.client.set(self._refresh, sealed, px=millis, nx=True)
+                )
 
-            if await self.store.run(write_back, False):
+            if await self.connection.run(write_back, False):
                 log.warning(
                     "source %s: Redis had lost the rotated refresh token; written back",
                     self.source,
@@ -311,10 +313,10 @@ class RedisKeeper:
         millis = REFRESH_TTL_S * 1000
 
         async def write() -> bool:
-            await self.store.client.set(self._refresh, sealed, px=millis)
+            await self.connection.client.set(self._refresh, sealed, px=millis)
             return True
 
-        if await self.store.run(write, False):
+        if await self.connection.run(write, False):
             return
         # The presented token is spent: this replica holds the only valid one (in memory,
         # and token_store when set) until Redis takes it, before the next renewal.

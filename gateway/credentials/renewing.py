@@ -14,9 +14,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+from gateway.clock import Clock
 from gateway.credentials.base import CredentialFailed
 from gateway.credentials.keeper import Keeper
-from gateway.resilience import Clock
 
 #: After a refusal (the endpoint says these credentials are wrong: a person must fix
 #: them), callers get the same answer this long without the endpoint being asked again.

@@ -37,7 +37,6 @@ from strawberry import Schema
 from strawberry.types.graphql import OperationType
 
 from gateway import errors
-from gateway.cache.budget import BULK, PATIENCE
 from gateway.compat.private import core_schema
 from gateway.disconnect import DisconnectWatch
 from gateway.domain import OrderQuery
@@ -45,6 +44,7 @@ from gateway.encoding import dumps
 from gateway.errors import BadUserInput, Forbidden, GatewayError
 from gateway.export.document import ExportPlan, plan_export
 from gateway.export.writers import CSV, MEDIA_TYPES, NDJSON, CsvWriter, NdjsonWriter, Writer
+from gateway.resilience.budget import BULK, PATIENCE
 from gateway.schema.analysis import TooComplex, analyse
 from gateway.security import PII_READ, RAW_READ, Principal
 from gateway.telemetry import requestid

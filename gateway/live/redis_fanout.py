@@ -23,10 +23,10 @@ import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from gateway.cache.sealing import Sealer
 from gateway.domain import Order
 from gateway.errors import GatewayError
 from gateway.live.events import Change, Event, EventId, EventOrigin, EventType
+from gateway.state.sealing import Sealer
 
 log = logging.getLogger("gateway.live")
 

@@ -16,10 +16,10 @@ import ipaddress
 from starlette.types import Scope
 
 from gateway.cache.store import Store
+from gateway.clock import Clock, SystemClock
 from gateway.errors import ClientRateLimited
 from gateway.quota.rate import LocalQuota
 from gateway.quota.shared import RedisQuota
-from gateway.resilience import Clock, SystemClock
 from gateway.security import Principal
 from gateway.telemetry import metrics
 

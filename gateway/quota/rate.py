@@ -13,7 +13,7 @@ the minute. Times are whole microseconds, so the same steps in Lua on Redis
 
 from __future__ import annotations
 
-from gateway.resilience import Clock
+from gateway.clock import Clock
 
 #: The quota's window: requests per minute.
 WINDOW_US = 60_000_000

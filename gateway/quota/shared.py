@@ -8,9 +8,9 @@ own table answers: a request is never refused or failed because Redis is down.
 
 from __future__ import annotations
 
-from gateway.cache.connection import RedisConnection
+from gateway.clock import Clock
 from gateway.quota.rate import WINDOW_US, LocalQuota, interval_us
-from gateway.resilience import Clock
+from gateway.state.connection import RedisConnection
 
 # KEYS: the client's TAT (µs). ARGV: interval µs, window µs, and optionally now (µs; a
 # test's clock), else Redis's TIME. Answers 0 (admitted) or the µs to wait.

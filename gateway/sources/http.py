@@ -17,11 +17,8 @@ from urllib.parse import quote, urlencode
 
 import msgspec
 
-from gateway.cache.budget import BULK, PATIENCE, Budget, allowed_wait, rate_limited
-from gateway.cache.coalesce import Coalescer
 from gateway.cache.fresh import FRESH
 from gateway.cache.policy import CachePolicy
-from gateway.cache.stale import warn_stale
 from gateway.cache.store import Entry
 from gateway.credentials.base import Credential, CredentialFailed
 from gateway.errors import (
@@ -32,7 +29,11 @@ from gateway.errors import (
     BackendUnavailable,
 )
 from gateway.redact import SecretMasker
-from gateway.resilience import CircuitBreaker, RetryPolicy, parse_retry_after
+from gateway.request_warnings import warn_stale
+from gateway.resilience.breaker import CircuitBreaker
+from gateway.resilience.budget import BULK, PATIENCE, Budget, allowed_wait, rate_limited
+from gateway.resilience.coalesce import Coalescer
+from gateway.resilience.retry import RetryPolicy, parse_retry_after
 from gateway.sources.exchange import Exchange, Reply
 from gateway.telemetry import metrics
 

@@ -15,15 +15,18 @@ import httpx
 from httpx_aiohttp import AiohttpTransport
 from opentelemetry.trace import Tracer
 
-from gateway.cache.policy import CachePolicy, build_budget, namespace, wall_seconds
+from gateway.cache.policy import CachePolicy, namespace, wall_seconds
 from gateway.cache.store import Store
+from gateway.clock import Clock, SystemClock
 from gateway.concurrency import gather
 from gateway.credentials.base import Credential
 from gateway.credentials.build import TokenGrant, renewing
 from gateway.domain import Customer, Order, OrderPage, OrderQuery, SourceKind
 from gateway.errors import GatewayError, misshapen
 from gateway.redact import SecretMasker
-from gateway.resilience import CircuitBreaker, Clock, RetryPolicy, SystemClock
+from gateway.resilience.breaker import CircuitBreaker
+from gateway.resilience.budget import build_budget
+from gateway.resilience.retry import RetryPolicy
 from gateway.sources.base import Fetched, HttpTransport, SourceSettings
 from gateway.sources.exchange import AiohttpExchange, Exchange, HttpxExchange
 from gateway.sources.http import BackendHttp, ErrorReader, read_detail_error
@@ -114,7 +117,7 @@ class RestSource(ABC, Generic[S]):
                 cooldown_s=settings.breaker_cooldown_s,
             ),
             budget=build_budget(
-                cache,
+                cache.connection if cache is not None else None,
                 source=name,
                 namespace=space,
                 limit=settings.rate_limit,

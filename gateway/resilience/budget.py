@@ -33,9 +33,9 @@ from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from typing import Protocol
 
-from gateway.cache.connection import RedisConnection
+from gateway.clock import Clock
 from gateway.errors import BackendRateLimited
-from gateway.resilience import Clock
+from gateway.state.connection import RedisConnection
 from gateway.telemetry.budget_wait import record_budget_wait
 
 #: How long a call may wait for budget when that is longer than the source's rate_wait_s:
@@ -455,3 +455,28 @@ def rate_limited(source: str, wait_s: float) -> BackendRateLimited:
         f"the source's rate budget is spent; retry in {wait_s:.1f} s",
         retry_after=wait_s,
     )
+
+
+def build_budget(
+    connection: RedisConnection | None,
+    *,
+    source: str,
+    namespace: str,
+    limit: int | None,
+    window_s: float,
+    max_wait_s: float,
+    clock: Clock,
+    workers: int = 1,
+    bulk_share: float = 0.5,
+) -> Budget | None:
+    """A source's budget: shared through ``connection`` when the cache is Redis, else this
+    process's share (``limit // workers``: the ``gateway serve --workers`` processes do not
+    share memory); None when the source has no rate limit."""
+    if not limit:
+        return None
+    local = LocalBudget(
+        source, limit, window_s, max_wait_s, clock, parts=lambda: workers, bulk_share=bulk_share
+    )
+    if connection is not None:
+        return RedisBudget(connection, namespace, local)
+    return local

@@ -1,0 +1,3 @@
+"""What keeps a source's calls within what its backend can take: retries with backoff
+(retry), a circuit breaker (breaker), the rate budget shared by every replica (budget), and
+identical calls made once (coalesce)."""
