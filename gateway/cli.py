@@ -327,13 +327,16 @@ async def _run_demo(
         f"simulators on {sim_url}; GraphQL (and GraphiQL) on http://127.0.0.1:{port}/graphql",
         flush=True,
     )
-    changes = [_live_changes(simulated, port, live_s)] if live_s > 0 else []
+    changes = [_live_changes(simulated, port, live_s, gateway)] if live_s > 0 else []
     await asyncio.gather(_quietly(simulators, sim_sock), gateway.serve(), *changes)
 
 
-async def _live_changes(simulated: SimulatorSet, port: int, every_s: float) -> None:
+async def _live_changes(
+    simulated: SimulatorSet, port: int, every_s: float, gateway: uvicorn.Server
+) -> None:
     """``gateway demo --live``: HighLevel's orders change over time, each change sent to
-    the gateway as a signed webhook (the other sources' events come from polling)."""
+    the gateway as a signed webhook (the other sources' events come from polling), until
+    the gateway stops."""
     import httpx
 
     from gateway.sources.highlevel import webhooks
@@ -344,6 +347,8 @@ async def _live_changes(simulated: SimulatorSet, port: int, every_s: float) -> N
     turn = 0
     while True:
         await asyncio.sleep(every_s)
+        if gateway.should_exit:
+            return
         turn += 1
         if turn % 2:
             order, kind = webhooks.new_order(orders), "OrderCreate"
@@ -354,6 +359,8 @@ async def _live_changes(simulated: SimulatorSet, port: int, every_s: float) -> N
         try:
             await asyncio.to_thread(webhooks.send, url, order, kind)
         except httpx.HTTPError as exc:  # the gateway not up yet, or going down
+            if gateway.should_exit:
+                return
             log.warning("demo --live: the webhook was not delivered (%s)", type(exc).__name__)
 
 
