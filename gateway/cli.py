@@ -13,6 +13,7 @@ import signal
 import socket
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -327,12 +328,16 @@ async def _run_demo(
         f"simulators on {sim_url}; GraphQL (and GraphiQL) on http://127.0.0.1:{port}/graphql",
         flush=True,
     )
-    changes = [_live_changes(simulated, port, live_s, gateway)] if live_s > 0 else []
+    stopping = lambda: gateway.should_exit  # noqa: E731
+    changes = [_live_changes(simulated, port, live_s, stopping)] if live_s > 0 else []
     await asyncio.gather(_quietly(simulators, sim_sock), gateway.serve(), *changes)
 
 
 async def _live_changes(
-    simulated: SimulatorSet, port: int, every_s: float, gateway: uvicorn.Server
+    simulated: SimulatorSet,
+    port: int,
+    every_s: float,
+    stopping: Callable[[], bool] = lambda: False,
 ) -> None:
     """``gateway demo --live``: HighLevel's orders change over time, each change sent to
     the gateway as a signed webhook (the other sources' events come from polling), until
@@ -347,7 +352,7 @@ async def _live_changes(
     turn = 0
     while True:
         await asyncio.sleep(every_s)
-        if gateway.should_exit:
+        if stopping():
             return
         turn += 1
         if turn % 2:
@@ -359,7 +364,7 @@ async def _live_changes(
         try:
             await asyncio.to_thread(webhooks.send, url, order, kind)
         except httpx.HTTPError as exc:  # the gateway not up yet, or going down
-            if gateway.should_exit:
+            if stopping():
                 return
             log.warning("demo --live: the webhook was not delivered (%s)", type(exc).__name__)
 
