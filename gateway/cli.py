@@ -328,8 +328,9 @@ async def _run_demo(
         f"simulators on {sim_url}; GraphQL (and GraphiQL) on http://127.0.0.1:{port}/graphql",
         flush=True,
     )
-    stopping = lambda: gateway.should_exit  # noqa: E731
-    changes = [_live_changes(simulated, port, live_s, stopping)] if live_s > 0 else []
+    changes = (
+        [_live_changes(simulated, port, live_s, lambda: gateway.should_exit)] if live_s > 0 else []
+    )
     await asyncio.gather(_quietly(simulators, sim_sock), gateway.serve(), *changes)
 
 
