@@ -43,14 +43,7 @@ from gateway.sources.base import Source as DataSource
 from gateway.telemetry import requestid
 from gateway.telemetry.middleware import note_outcome
 
-__all__ = [
-    "NOBODY",
-    "GraphQLService",
-    "RequestRejected",
-    "count_tokens",
-    "dumps",
-    "format_error",
-]
+__all__ = ["NOBODY", "GraphQLService", "RequestRejected", "count_tokens"]
 
 #: The principal of a request that was never authenticated (the GraphiQL page).
 NOBODY = Principal("nobody", frozenset())

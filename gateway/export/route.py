@@ -39,12 +39,14 @@ from gateway import errors
 from gateway.cache.budget import BULK, PATIENCE
 from gateway.disconnect import DisconnectWatch
 from gateway.domain import OrderQuery
+from gateway.encoding import dumps
+from gateway.error_format import format_error
 from gateway.errors import BadUserInput, Forbidden, GatewayError
 from gateway.export.document import ExportPlan, plan_export
 from gateway.export.writers import CSV, MEDIA_TYPES, NDJSON, CsvWriter, NdjsonWriter, Writer
 from gateway.schema.analysis import analyse
 from gateway.security import PII_READ, RAW_READ, Principal
-from gateway.service import GraphQLService, RequestRejected, dumps, format_error
+from gateway.service import GraphQLService, RequestRejected
 from gateway.telemetry import requestid
 from gateway.telemetry.middleware import note_document, note_outcome
 
