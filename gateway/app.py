@@ -38,6 +38,7 @@ from gateway.quota.clients import ClientQuotas
 from gateway.schema.preparation import validate_operation
 from gateway.schema.query import build_schema
 from gateway.security import Authenticator
+from gateway.service import GraphQLService
 from gateway.sources.base import Source
 from gateway.sources.registry import ADAPTERS
 from gateway.telemetry import metrics, requestid, tracing
@@ -141,16 +142,19 @@ def create_app(
         federation=settings.server.federation,
     )
     check = partial(validate_operation, core_schema(schema), introspection=security.introspection)
-    view = GatewayView(
+    service = GraphQLService(
         schema,
-        # GraphiQL reads the schema by introspection: where that is off, no page
-        graphql_ide="graphiql" if graphiql and security.introspection else None,
         cursor_secret=cursor_secret,
         authenticator=Authenticator(security),
         limits=security.limits,
         performance=settings.performance,
         persisted=PersistedQueries.configured(settings, check),
         quotas=quotas,
+    )
+    view = GatewayView(
+        service,
+        # GraphiQL reads the schema by introspection: where that is off, no page
+        graphql_ide="graphiql" if graphiql and security.introspection else None,
     )
 
     async def healthz(request: Request) -> JSONResponse:
@@ -227,7 +231,7 @@ def create_app(
         Route("/graphql", view),
         WebSocketRoute("/graphql", view),  # subscriptions over graphql-transport-ws
         Route("/webhooks/{source}", webhooks.handle, methods=["POST"]),
-        Route("/export", ExportEndpoint(view)),
+        Route("/export", ExportEndpoint(service)),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         *([graphiql_page.static_route()] if view.graphql_ide else []),

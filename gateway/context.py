@@ -46,6 +46,9 @@ class RequestContext:
     #: fields; the 50 orders of a page share one selection, so it is judged once (once
     #: per document where the executor has a plan: it hands the plan's memo in here)
     fits_summary: dict[tuple[tuple[int, ...], frozenset[str]], bool] = field(default_factory=dict)
+    #: the id of the event a subscription just yielded (OrderEvent.id), taken into its
+    #: result (gateway.schema.live.EventResult) for the transports that send it (SSE)
+    event_id: str | None = None
 
     def report(self, error: GatewayError, path: list[str | int]) -> None:
         self.partial_errors.append(GraphQLError(error.message, path=path, original_error=error))

@@ -54,7 +54,7 @@ APQ_TTL_S = 86_400.0
 MAX_REGISTERED_CHARS = 100_000
 #: Documents registered through APQ kept parsed in each process (by hash).
 LOCAL_DOCUMENTS = 256
-#: The request extension under which the view hands a persisted document to the
+#: The request extension under which the service hands a persisted document to the
 #: schema's preparation. Its value is a :class:`Document`, which no JSON can be.
 MARK = "gateway.persisted"
 
@@ -106,7 +106,7 @@ def digest(text: str) -> str:
 
 
 def persisted_document(operation_extensions: Mapping[str, Any] | None) -> DocumentNode | None:
-    """The parsed document of a request the view resolved by hash, else None."""
+    """The parsed document of a request the service resolved by hash, else None."""
     found = operation_extensions.get(MARK) if operation_extensions else None
     return found.parsed() if isinstance(found, Document) else None
 

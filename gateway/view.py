@@ -1,9 +1,12 @@
-"""GraphQL over HTTP: Strawberry's view with the gateway's error codes and encoding.
+"""GraphQL over HTTP: Strawberry's view as an adapter over the GraphQL service.
 
-Every error carries ``extensions.code``; unexpected exceptions become INTERNAL with a
-request id and no details (the log has them). Malformed HTTP requests get a GraphQL
-error body, never a plain-text page. ``application/graphql-response+json`` is answered
-as the GraphQL-over-HTTP spec says (4xx when there is no data).
+The service (gateway.service) admits the caller, checks the document, builds the
+context, settles results and formats their errors; the view speaks HTTP and WebSocket:
+GET and POST bodies, GraphiQL, ``@defer``'s multipart parts, and the subscriptions'
+transports. Every error carries ``extensions.code``; unexpected exceptions become
+INTERNAL with a request id and no details (the log has them). Malformed HTTP requests
+get a GraphQL error body, never a plain-text page. ``application/graphql-response+json``
+is answered as the GraphQL-over-HTTP spec says (4xx when there is no data).
 """
 
 from __future__ import annotations
@@ -11,14 +14,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncGenerator, Mapping
-from functools import lru_cache
+from collections.abc import Mapping
 from typing import Any
 
 from cross_web import HTTPException
-from graphql import ExperimentalIncrementalExecutionResults, GraphQLError
-from graphql.error import GraphQLSyntaxError
-from graphql.language import Lexer, Source, TokenKind
+from graphql import ExperimentalIncrementalExecutionResults
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
@@ -43,20 +43,16 @@ from strawberry.types.unset import UNSET
 
 from gateway import errors, graphiql
 from gateway.compat import fast_paths
-from gateway.config import LimitSettings, PerformanceSettings, SecuritySettings
 from gateway.context import RequestContext
 from gateway.disconnect import DisconnectWatch
 from gateway.encoding import dumps
-from gateway.listing import CursorCodec
-from gateway.loaders import Loaders
-from gateway.persisted import MARK, PersistedQueries, Resolved, document_accepted
-from gateway.quota.clients import ClientQuotas
+from gateway.persisted import Resolved
 from gateway.request_warnings import collect
-from gateway.resilience.budget import BULK
 from gateway.schema.analysis import TooComplex
-from gateway.schema.incremental import Parts, accepts_multipart, merged, wants_apollo_format
-from gateway.security import Authenticator, Principal, Unauthenticated
-from gateway.telemetry import requestid
+from gateway.schema.incremental import accepts_multipart, wants_apollo_format
+from gateway.schema.live import EventResult
+from gateway.security import Principal, Unauthenticated
+from gateway.service import NOBODY, GraphQLService, RequestRejected
 from gateway.telemetry.middleware import note_outcome
 
 log = logging.getLogger("gateway.graphql")
@@ -64,52 +60,10 @@ log = logging.getLogger("gateway.graphql")
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 
 
-def format_error(error: GraphQLError, request_id: str) -> dict[str, Any]:
-    """The client's view of one error: message, locations, path and ``extensions.code``."""
-    original = error.original_error
-    out: dict[str, Any] = {"message": error.message}
-    if error.locations:
-        out["locations"] = [{"line": loc.line, "column": loc.column} for loc in error.locations]
-    if error.path:
-        out["path"] = list(error.path)
-    if isinstance(original, errors.GatewayError):
-        out["message"] = original.message
-        out["extensions"] = original.extensions()
-    elif original is not None and not isinstance(original, GraphQLError):
-        log.error("unexpected error (request %s)", request_id, exc_info=original)
-        out["message"] = f"internal error (request id {request_id})"
-        out["extensions"] = {"code": errors.INTERNAL, "requestId": request_id}
-    else:
-        out["extensions"] = {"code": _classify(error)}
-    return out
-
-
-def _classify(error: GraphQLError) -> str:
-    if isinstance(error, GraphQLSyntaxError) or error.message.startswith("Syntax Error"):
-        return errors.PARSE_FAILED
-    if error.message.startswith("Variable '$") or error.path:
-        return errors.BAD_USER_INPUT
-    return errors.VALIDATION_FAILED
-
-
 class GraphQLResponse(Response):
     """A sub-response that remembers what the client accepts."""
 
     wants_graphql_response = False
-
-
-class RequestRejected(Exception):
-    """A request refused before GraphQL runs (credential, size, tokens)."""
-
-    def __init__(
-        self,
-        error: errors.GatewayError,
-        status: int | None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(error.message)
-        #: None: the status of a GraphQL request error (200 as JSON, 400 as graphql-response)
-        self.error, self.status, self.headers = error, status, headers
 
 
 #: where process_result hands an event's id to the SSE transport (never sent as a key)
@@ -155,26 +109,12 @@ SUBSCRIPTION_PROTOCOLS = (
 
 
 class GatewayView(GraphQL[RequestContext, None]):
-    def __init__(
-        self,
-        *args: Any,
-        cursor_secret: bytes,
-        authenticator: Authenticator,
-        limits: LimitSettings,
-        performance: PerformanceSettings,
-        persisted: PersistedQueries | None = None,
-        quotas: ClientQuotas | None = None,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, service: GraphQLService, **kwargs: Any) -> None:
         # subscriptions: graphql-transport-ws, graphql-sse, multipart (docs/live.md)
         kwargs.setdefault("subscription_protocols", SUBSCRIPTION_PROTOCOLS)
-        super().__init__(*args, **kwargs)
-        self._codec = CursorCodec(cursor_secret)
-        self._auth = authenticator
-        self._limits = limits
-        self._performance = performance
-        self._persisted = persisted or PersistedQueries()
-        self._quotas = quotas or ClientQuotas()
+        super().__init__(service.schema, **kwargs)
+        self.service = service
+        self._persisted = service.persisted
         #: False: Strawberry's own run and body parsing (gateway.compat)
         self._fast_paths = fast_paths()
 
@@ -189,7 +129,7 @@ class GatewayView(GraphQL[RequestContext, None]):
             if _wants_ide(request) and self.graphql_ide is None:
                 raise RequestRejected(errors.NotFound(NO_IDE), 404)
             if not _wants_ide(request):  # the GraphiQL page itself is not data
-                await self.admit(request)
+                request.state.principal = await self.service.admit(request)
             response = await self.run(request)
         except asyncio.CancelledError:
             if not watch.disconnected:
@@ -232,61 +172,20 @@ class GatewayView(GraphQL[RequestContext, None]):
         given = {str(k).lower(): v for k, v in payload.items() if isinstance(v, str)}
         headers = {**dict(context.request.headers), **given}
         try:
-            principal = self._auth.authenticate(headers)
+            principal = self.service.authenticator.authenticate(headers)
         except Unauthenticated:
             raise ConnectionRejectionError({"message": "the credential is not valid"}) from None
         context.request.state.principal = principal
-        context.principal = principal
-        if principal.sources is not None:
-            context.sources = {n: s for n, s in context.sources.items() if n in principal.sources}
-            context.loaders = Loaders(context.sources, batch=self._performance.loaders)
+        self.service.restrict(context, principal)
 
     async def render_graphql_ide(self, request: Request) -> Response:
-        return graphiql.page_response(self._auth.settings.require_auth)
+        return graphiql.page_response(self.service.security.require_auth)
 
     def should_render_graphql_ide(self, request: Any) -> bool:
         # Apollo Client's hashed GET has no query and accepts */*: it wants data
         return "extensions" not in request.query_params and super().should_render_graphql_ide(
             request
         )
-
-    @property
-    def limits(self) -> LimitSettings:
-        return self._limits
-
-    @property
-    def security(self) -> SecuritySettings:
-        return self._auth.settings
-
-    @property
-    def persisted(self) -> PersistedQueries:
-        return self._persisted
-
-    def authenticate(self, request: Request) -> Principal:
-        """The caller of ``request`` (kept for get_context), or RequestRejected with 401.
-        Also used by /export: one place decides who is calling."""
-        try:
-            request.state.principal = principal = self._auth.authenticate(request.headers)
-        except Unauthenticated as exc:
-            raise RequestRejected(exc, 401, {"WWW-Authenticate": "Bearer"}) from None
-        if principal.bulk:
-            BULK.set(True)
-        return principal
-
-    async def admit(self, request: Request) -> Principal:
-        """The caller (401 when none valid), counted against its quota (429 over it):
-        both before the body is read or parsed, so a refusal costs next to nothing.
-        /export admits its requests here too."""
-        principal = self.authenticate(request)
-        if not principal.requests_per_minute:  # the usual case: counted, nothing awaited
-            self._quotas.count(principal)
-            return principal
-        try:
-            await self._quotas.admit(principal, request.scope)
-        except errors.ClientRateLimited as exc:
-            retry = {"Retry-After": str(exc.retry_after_s)}
-            raise RequestRejected(exc, 429, retry) from None
-        return principal
 
     async def run(
         self, request: Request | WebSocket, context: Any = UNSET, root_value: Any = UNSET
@@ -365,37 +264,12 @@ class GatewayView(GraphQL[RequestContext, None]):
     ) -> Response:
         """The parts of a deferring operation as ``multipart/mixed``, each sent as soon as
         graphql-core has it; a client that leaves ends the deferred work."""
-        request_id = requestid.current_or_new()
-        seen = 0
-
-        def drain() -> list[GraphQLError]:
-            nonlocal seen
-            late = ctx.partial_errors[seen:]
-            seen = len(ctx.partial_errors)
-            return late
-
-        def extensions() -> dict[str, Any] | None:
-            warnings = getattr(request.state, "warnings", None)
-            return {"warnings": list(warnings)} if warnings else None
-
-        parts = Parts(
+        payloads = self.service.deferred_parts(
+            result,
+            ctx,
             apollo=apollo,
-            format_error=lambda error: format_error(error, request_id),
-            drain=drain,
-            extensions=extensions,
+            warnings=lambda: getattr(request.state, "warnings", None),
         )
-
-        async def payloads() -> AsyncGenerator[object, None]:
-            try:
-                first = parts.initial(result.initial_result)
-                note_outcome(_outcome(first["data"]) if "errors" in first else "ok")
-                yield first
-                async for later in result.subsequent_results:
-                    yield parts.subsequent(later)
-            finally:
-                await result.subsequent_results.aclose()
-                ctx.loaders.cancel()
-
         transport = MultipartTransport()
         media = transport.headers["Content-Type"] + ("; deferSpec=20220824" if apollo else "")
         stream = transport.stream(payloads, self.encode_json_string)
@@ -415,11 +289,10 @@ class GatewayView(GraphQL[RequestContext, None]):
             # persisted_only: a document runs from the manifest or not at all (refused
             # before it is read; see execute_operation)
             if isinstance(item.query, str) and not self._persisted.only:
-                tokens = count_tokens(item.query, self._limits.max_tokens)
-                if tokens > self._limits.max_tokens:
-                    raise RequestRejected(
-                        TooComplex("tokens", self._limits.max_tokens, tokens), None
-                    )
+                try:
+                    self.service.check_tokens(item.query)
+                except TooComplex as exc:
+                    raise RequestRejected(exc, None) from None
         return data
 
     async def _plain_json_body(self, request: Any) -> GraphQLRequestData | None:
@@ -469,32 +342,23 @@ class GatewayView(GraphQL[RequestContext, None]):
         resolved: Resolved | None = None
         if isinstance(request_data, GraphQLRequestData):
             try:
-                resolved = await self._persisted.resolve(
-                    request_data.query, request_data.extensions, request.app.state.cache
+                resolved = await self.service.resolve_persisted(
+                    request_data, request.app.state.cache
                 )
             except errors.GatewayError as exc:
                 raise RequestRejected(exc, None) from None
-            if resolved is not None:
-                request_data.query = resolved.document.text
-                request_data.extensions = {
-                    **(request_data.extensions or {}),
-                    MARK: resolved.document,
-                }
         result = await super().execute_operation(
             request, request_adapter, request_data, context, root_value, sub_response
         )
         if isinstance(result, ExperimentalIncrementalExecutionResults):
-            accepted = document_accepted(result.initial_result.errors)
-            if resolved is not None and resolved.register and accepted:
-                await self._persisted.register(resolved.document, request.app.state.cache)
-            if accepts_multipart(request.headers.get("accept", "")):
-                return result  # run sends its parts
-            data, found = await merged(result)  # a client that takes one answer
-            return ExecutionResult(data=data, errors=found or None)
+            # run sends the parts to a client that accepts multipart; others get one result
+            multipart = accepts_multipart(request.headers.get("accept", ""))
+            cache = request.app.state.cache
+            return await self.service.settle(result, resolved, cache, multipart=multipart)
         if not isinstance(result, ExecutionResult):
-            return result
-        if resolved is not None and resolved.register and document_accepted(result.errors):
-            await self._persisted.register(resolved.document, request.app.state.cache)
+            return result  # a subscription's stream
+        if resolved is not None:  # an APQ document registered once it proved valid
+            await self.service.settle(result, resolved, request.app.state.cache, multipart=False)
         if request.method == "GET":
             clean = not result.errors and not context.partial_errors
             clean = clean and not getattr(request.state, "warnings", None)
@@ -514,17 +378,7 @@ class GatewayView(GraphQL[RequestContext, None]):
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> RequestContext:
         principal: Principal = getattr(request.state, "principal", NOBODY)
-        sources = request.app.state.sources
-        if principal.sources is not None:
-            sources = {n: s for n, s in sources.items() if n in principal.sources}
-        ctx = RequestContext(
-            request=request,
-            sources=sources,
-            codec=self._codec,
-            loaders=Loaders(sources, batch=self._performance.loaders),
-            principal=principal,
-            max_page=self._limits.max_page_size,
-        )
+        ctx = self.service.context(request, principal)
         if isinstance(request, WebSocket):
             ctx.connection_params = None  # type: ignore[attr-defined]  # on_ws_connect reads it
         request.state.graphql_context = ctx
@@ -534,27 +388,14 @@ class GatewayView(GraphQL[RequestContext, None]):
         self, request: Request, result: ExecutionResult
     ) -> GraphQLHTTPResponse:
         ctx: RequestContext | None = getattr(request.state, "graphql_context", None)
-        all_errors = list(result.errors or [])
-        if ctx is not None:
-            all_errors += ctx.partial_errors
-        data: GraphQLHTTPResponse = {"data": result.data}
-        if result.data is None and result.errors and not _executed(result.errors):
-            data = {}  # a request error: the spec says no "data" key
-        warnings = getattr(request.state, "warnings", None)
-        if warnings:
-            data["extensions"] = {"warnings": warnings}
-        if all_errors:
-            request_id = requestid.current_or_new()
-            data["errors"] = [format_error(e, request_id) for e in all_errors]
-        note_outcome(_outcome(result.data) if all_errors else "ok")
-        event_id = getattr(request.state, "event_id", None)
-        if event_id is not None:  # a subscription's event: SSE sends it as the event's id
-            request.state.event_id = None
-            data[EVENT_ID] = event_id  # type: ignore[literal-required]
+        data = self.service.body(result, ctx, getattr(request.state, "warnings", None))
+        if isinstance(result, EventResult) and result.event_id is not None:
+            # a subscription's event: SSE sends it as the event's id
+            data[EVENT_ID] = result.event_id  # type: ignore[literal-required]
         return data
 
     def encode_json(self, data: object) -> bytes:
-        return dumps(data)
+        return self.service.encode(data)
 
     def create_response(
         self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Response
@@ -574,16 +415,6 @@ def _abandon(request: Request) -> None:
     if ctx is not None:
         ctx.loaders.cancel()
     log.info("client went away; request abandoned (%s %s)", request.method, request.url.path)
-
-
-def _outcome(data: dict[str, Any] | None) -> str:
-    """Of a result with errors: partial (beside some data) or error (no data at all)."""
-    return "partial" if data and any(v is not None for v in data.values()) else "error"
-
-
-def _executed(errs: list[GraphQLError]) -> bool:
-    """Errors from execution (they have a path) rather than refusals of the request."""
-    return any(e.path for e in errs)
 
 
 def _error_response(
@@ -616,23 +447,6 @@ def _wants_ide(request: Request) -> bool:
     )
 
 
-@lru_cache(maxsize=256)
-def count_tokens(query: str, limit: int) -> int:
-    """Lexical tokens in a query, counted up to ten times ``limit`` (enough to report).
-
-    Cached like Strawberry's ParserCache: clients send the same few query texts, and
-    lexing each again on every request cost more than the cache (bench/README.md).
-    """
-    lexer = Lexer(Source(query))
-    count = 0
-    try:
-        while lexer.advance().kind is not TokenKind.EOF and count <= limit * 10:
-            count += 1
-    except GraphQLError:
-        pass  # a syntax error: the parser reports it
-    return count
-
-
 #: Content-Type values read by GatewayView._plain_json_body (others: Strawberry's parse).
 PLAIN_JSON = frozenset(
     {"application/json", "application/json; charset=utf-8", "application/json;charset=utf-8"}
@@ -642,9 +456,6 @@ NO_IDE = (
     "no GraphiQL here: introspection is off ([security] introspection = false) and the"
     " IDE cannot work without it; send queries with POST, or GET with ?query="
 )
-
-#: The principal of a request that was never authenticated (the GraphiQL page).
-NOBODY = Principal("nobody", frozenset())
 
 
 def _accepts_graphql_response(request: Request) -> bool:

@@ -1,13 +1,14 @@
 """``GET /export`` and ``POST /export``: a query's top-level list as CSV or NDJSON.
 
 Everything that can refuse an export is settled before the first byte: the credential
-(through the GraphQL view), the parameters, the document, the scopes (personal data and
-``raw`` are refused with FORBIDDEN here, not nulled as /graphql does) and the first page,
-which runs before the response starts. Each page is one execution of the GraphQL schema
-with a fresh context, so loaders cache no more than a page and memory stays bounded by
-a page. Rows leave as each page arrives; the next page is asked for only after the
-previous one was handed to the server. The first page is small, so its rows need only
-the first backend page of each source; pages then grow to the largest the limits allow.
+(by the GraphQL service, as on /graphql), the parameters, the document, the scopes
+(personal data and ``raw`` are refused with FORBIDDEN here, not nulled as /graphql does)
+and the first page, which runs before the response starts. Each page is one execution
+of the document by the GraphQL service with a fresh context, so loaders cache no more
+than a page and memory stays bounded by a page. Rows leave as each page arrives; the
+next page is asked for only after the previous one was handed to the server. The first
+page is small, so its rows need only the first backend page of each source; pages then
+grow to the largest the limits allow.
 
 A client that goes away, before the first byte or after, cancels the page in flight and
 every backend call it queued (gateway/disconnect.py watches the connection for the whole
@@ -29,27 +30,25 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from graphql import GraphQLError, GraphQLSchema
+from graphql import GraphQLError
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
-from strawberry import Schema
-from strawberry.types.graphql import OperationType
 
 from gateway import errors
-from gateway.compat.private import core_schema
 from gateway.disconnect import DisconnectWatch
 from gateway.domain import OrderQuery
 from gateway.encoding import dumps
+from gateway.error_format import format_error
 from gateway.errors import BadUserInput, Forbidden, GatewayError
 from gateway.export.document import ExportPlan, plan_export
 from gateway.export.writers import CSV, MEDIA_TYPES, NDJSON, CsvWriter, NdjsonWriter, Writer
 from gateway.resilience.budget import BULK, PATIENCE
-from gateway.schema.analysis import TooComplex, analyse
+from gateway.schema.analysis import analyse
 from gateway.security import PII_READ, RAW_READ, Principal
+from gateway.service import GraphQLService, RequestRejected
 from gateway.telemetry import requestid
 from gateway.telemetry.middleware import note_document, note_outcome
-from gateway.view import GatewayView, RequestRejected, count_tokens, format_error
 
 log = logging.getLogger("gateway.export")
 
@@ -113,12 +112,11 @@ class Progress:
 
 
 class ExportEndpoint:
-    """The ASGI app of /export, over the GraphQL view's schema, credentials and limits."""
+    """The ASGI app of /export, over the GraphQL service's schema, credentials and limits."""
 
-    def __init__(self, view: GatewayView) -> None:
-        self.view = view
-        assert isinstance(view.schema, Schema)
-        self.schema: GraphQLSchema = core_schema(view.schema)
+    def __init__(self, service: GraphQLService) -> None:
+        self.service = service
+        self.schema = service.core_schema
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         PATIENCE.set(EXPORT_PATIENCE_S)
@@ -189,22 +187,20 @@ class ExportEndpoint:
             raise RequestRejected(
                 BadUserInput("/export takes GET or POST"), 405, {"Allow": "GET, HEAD, POST"}
             )
-        principal = await self.view.admit(request)  # and its quota, before the body
+        service = self.service
+        principal = await service.admit(request)  # and its quota, before the body
         params = await _params(request)
-        if self.view.persisted.only:  # refused before it is read, as on /graphql
-            await self.view.persisted.resolve(params.query, None, request.app.state.cache)
-        limits = self.view.limits
-        tokens = count_tokens(params.query, limits.max_tokens)
-        if tokens > limits.max_tokens:
-            raise TooComplex("tokens", limits.max_tokens, tokens)
+        if service.persisted.only:  # refused before it is read, as on /graphql
+            await service.persisted.resolve(params.query, None, request.app.state.cache)
+        service.check_tokens(params.query)
         variables = dict(params.variables)
         plan = plan_export(
             self.schema,
             params.query,
             params.operation_name,
             variables,
-            introspection=self.view.security.introspection,
-            max_directives=limits.max_directives,
+            introspection=service.security.introspection,
+            max_directives=service.limits.max_directives,
         )
         note_document(plan.document, params.operation_name)
         size = await self._check(request, plan, variables, principal, params.limit)
@@ -220,10 +216,11 @@ class ExportEndpoint:
             note_outcome("ok")
             return head_only
         first_size = min(size, FIRST_PAGE_SIZE)
-        data = await self._page(request, plan, variables, first_size, plan.after)
+        page = Pages(self.service, request, principal, plan, variables)
+        data = await page(first_size, plan.after)
         head, progress.rows = writer.page(plan.objects(data), params.limit)
         body = _stream(
-            self, request, request_id, plan, variables, (first_size, size), writer,
+            page, request_id, plan, (first_size, size), writer,
             writer.head() + head, progress, data, params.limit,
         )  # fmt: skip
         return StreamingResponse(body, media_type=writer.media_type, headers=headers)
@@ -238,9 +235,8 @@ class ExportEndpoint:
     ) -> int:
         """Scopes the selection needs, and the page size: the largest, up to the page-size
         cap, whose estimated cost is within the cost limit (checked again for each page)."""
-        limits = self.view.limits
-        sources = (await self.view.get_context(request, None)).sources  # those it may read
-        del request.state.graphql_context
+        limits = self.service.limits
+        sources = self.service.sources_for(request, principal)  # those it may read
         streams = sum(len(s.streams(OrderQuery())) for s in sources.values())
 
         def cost(size: int) -> float:
@@ -272,33 +268,36 @@ class ExportEndpoint:
         fits = bisect_right(sizes, False, key=lambda n: cost(n) > limits.max_cost)
         return max(1, fits)
 
-    async def _page(
+
+class Pages:
+    """One export's pages: each one execution of the document, with the page's size and
+    cursor, under a fresh context (loaders cache no more than a page)."""
+
+    def __init__(
         self,
+        service: GraphQLService,
         request: Request,
+        principal: Principal,
         plan: ExportPlan,
         variables: Mapping[str, Any],
-        size: int,
-        after: str | None,
-    ) -> Mapping[str, Any]:
+    ) -> None:
+        self.service, self.request, self.principal = service, request, principal
+        self.plan, self.variables = plan, variables
+
+    async def __call__(self, size: int, after: str | None) -> Mapping[str, Any]:
         """One page's result data; PageFailed with every error (all or nothing)."""
-        chosen = dict(variables)
+        plan = self.plan
+        chosen = dict(self.variables)
         if plan.first_var is not None and plan.after_var is not None:
             chosen[plan.first_var] = size
             chosen[plan.after_var] = after
-        ctx = await self.view.get_context(request, None)
+        ctx = self.service.context(self.request, self.principal)
         try:
-            result = await self.view.schema.execute(
-                plan.query,
-                variable_values=chosen,
-                context_value=ctx,
-                operation_name=plan.operation_name,
-                allowed_operation_types=(OperationType.QUERY,),
-            )
+            result = await self.service.execute(plan.query, chosen, ctx, plan.operation_name)
         finally:
             # Loader batches run in tasks of their own: any still running belongs to
             # nobody now (a page abandoned by its client, or one that failed).
             ctx.loaders.cancel()
-            del request.state.graphql_context
         found = [*(result.errors or ()), *ctx.partial_errors]
         if found or result.data is None:
             raise PageFailed(found or [GraphQLError("the page returned no data")])
@@ -315,11 +314,9 @@ def _log_text(error: GraphQLError, request_id: str) -> str:
 
 
 async def _stream(
-    endpoint: ExportEndpoint,
-    request: Request,
+    pages: Pages,
     request_id: str,
     plan: ExportPlan,
-    variables: Mapping[str, Any],
     sizes: tuple[int, int],
     writer: Writer,
     first: bytes,
@@ -338,7 +335,7 @@ async def _stream(
         size = min(largest, size * PAGE_GROWTH)
         ask = size if limit is None else min(size, limit - progress.rows)
         try:
-            page = await endpoint._page(request, plan, variables, ask, cursor)
+            page = await pages(ask, cursor)
         except PageFailed as exc:
             log.error(
                 "export cut off after %d rows (request %s): %s",

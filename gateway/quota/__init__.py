@@ -1,5 +1,5 @@
 """Per-client quotas: requests per minute for each API key, JWT subject and anonymous
-address, checked before a request's body is read (gateway.view, gateway.export.route).
+address, checked before a request's body is read (gateway.service, for /graphql and /export).
 
 - :mod:`gateway.quota.rate`: the arithmetic (GCRA) and this process's own table;
 - :mod:`gateway.quota.shared`: the same in one Lua script on Redis, for every replica;

@@ -73,7 +73,7 @@ class ClientQuotas:
             self.shared = RedisQuota(store.connection, self.local, self.clock)
 
     def count(self, principal: Principal) -> None:
-        """One admitted request, counted ``ok`` (the view calls this directly, with no
+        """One admitted request, counted ``ok`` (the service calls this directly, with no
         await, for a caller without a quota)."""
         if self.metrics_on:  # metric_label, inline: this runs on every request
             metrics.record_client(

@@ -13,7 +13,7 @@ A client that accepts no multipart answer gets one ordinary result with every de
 part merged in (:func:`merged`): ``@defer`` is a hint a server may ignore, and answering
 completely is what a client unaware of it expects.
 
-Errors are formatted by the caller (the view's ``format_error``, so every one carries
+Errors are formatted by the caller (gateway.error_format's, so every one carries
 ``extensions.code``), and the request's partial errors (a source missing from a merged
 list) go out with the part that was being computed when they were reported: each part
 takes those reported since the previous one.

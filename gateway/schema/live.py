@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -12,6 +13,7 @@ from strawberry.types import ExecutionResult, Info
 
 from gateway.context import RequestContext, path_of
 from gateway.domain import Order as DomainOrder
+from gateway.error_format import format_error
 from gateway.errors import GatewayError
 from gateway.live.events import Event, EventOrigin, EventType
 from gateway.live.hub import LiveOrders
@@ -122,13 +124,20 @@ def client_of(ctx: RequestContext) -> str:
     return name
 
 
+@dataclass
+class EventResult(ExecutionResult):
+    """A subscription's result for one event, with the event's id (OrderEvent.id), which
+    the transports that can send it beside the payload do (SSE's ``id:``)."""
+
+    event_id: str | None = None
+
+
 async def coded(results: AsyncIterator[Any], ctx: Any) -> AsyncGenerator[Any, None]:
     """Streamed results with every error as a client sees it over HTTP (its message and
     ``extensions.code``; an unexpected one as INTERNAL with a request id) also where
-    Strawberry formats them itself (graphql-transport-ws), and each result with the
-    partial errors its fields reported (a source's failure, masked personal data)."""
-    from gateway.view import format_error  # the view imports the schema
-
+    Strawberry formats them itself (graphql-transport-ws), each result with the partial
+    errors its fields reported (a source's failure, masked personal data), and an
+    event's result as an :class:`EventResult`."""
     request_id = requestid.current_or_new()
     async for result in results:
         if isinstance(result, ExecutionResult):
@@ -138,6 +147,9 @@ async def coded(results: AsyncIterator[Any], ctx: Any) -> AsyncGenerator[Any, No
                 ctx.partial_errors.clear()
             if found:
                 result.errors = [_coded(e, format_error(e, request_id)) for e in found]
+            if isinstance(ctx, RequestContext) and ctx.event_id is not None:
+                result = EventResult(result.data, result.errors, result.extensions, ctx.event_id)
+                ctx.event_id = None
         yield result
 
 
@@ -172,7 +184,7 @@ class Subscription:
         try:
             async for event in subscription:
                 if _wanted(event, ctx, filter):
-                    ctx.request.state.event_id = str(event.id)
+                    ctx.event_id = str(event.id)
                     yield OrderEvent.of(event)
         finally:
             subscription.close()

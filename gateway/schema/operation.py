@@ -160,7 +160,7 @@ async def _run(schema: GatewaySchema, ec: ExecutionContext) -> ExecutionResult:
             )
         )
         if isinstance(result, ExperimentalIncrementalExecutionResults):
-            # the view sends its parts (or merges them for a client without multipart)
+            # the view sends its parts (the service merges them for a client without multipart)
             return result  # type: ignore[return-value]
     except (MissingQueryError, CannotGetOperationTypeError, InvalidOperationTypeError):
         raise
