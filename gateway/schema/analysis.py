@@ -38,13 +38,9 @@ from gateway.config import LimitSettings
 from gateway.context import RequestContext
 from gateway.domain import OrderQuery
 from gateway.errors import QUERY_TOO_COMPLEX, Forbidden, GatewayError
+from gateway.schema.personal import fields_of as personal_fields
 from gateway.security import ORDERS_READ, PII_READ, RAW_READ
 
-#: Fields that hold personal data (docs/errors.md, FORBIDDEN): null without the pii:read scope.
-PII_FIELDS = frozenset(
-    {("Customer", f) for f in ("email", "firstName", "lastName", "name", "phone", "address")}
-    | {("LicenseUser", f) for f in ("email", "firstName", "lastName")}
-)
 RAW_FIELDS = frozenset({("Order", "raw")})
 #: Lists of objects embedded in their parent: how many items the estimate assumes.
 EMBEDDED_FANOUT = 10
@@ -91,6 +87,8 @@ class _Walker:
         sources: int,
     ) -> None:
         self.schema, self.fragments, self.variables = schema, fragments, variables
+        #: fields that hold personal data (docs/errors.md, FORBIDDEN): null without pii:read
+        self.personal = personal_fields(schema)
         self.streams, self.sources = streams, sources
         self.result = Analysis()
         #: inside Customer.orders, an order's customer is that (already loaded) customer
@@ -172,7 +170,7 @@ class _Walker:
                 self._aliases(node.selection_set, frozenset())
             return 0.0
         self.result.depth = max(self.result.depth, depth)
-        if (parent.name, name) in PII_FIELDS:
+        if (parent.name, name) in self.personal:
             self.result.pii.add(f"{parent.name}.{name}")
         if (parent.name, name) in RAW_FIELDS:
             self.result.raw = True

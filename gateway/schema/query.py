@@ -30,6 +30,7 @@ from gateway.schema.executor import (
 )
 from gateway.schema.live import Subscription
 from gateway.schema.operation import GatewaySchema
+from gateway.schema.personal import declare as declare_personal
 from gateway.schema.preparation import Preparation, QueryCaches
 from gateway.schema.types import (
     AFTER,
@@ -226,6 +227,7 @@ def build_schema(
         schema = federated_schema(Query, **options)
     else:
         schema = GatewaySchema(query=Query, subscription=Subscription, **options)
+    declare_personal(schema, core_schema(schema))
     if not caches:
         without_plans(core_schema(schema))
     return schema

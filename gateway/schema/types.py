@@ -21,6 +21,7 @@ from gateway.compat.private import field_nodes
 from gateway.context import RequestContext, Visibility, path_of
 from gateway.errors import NotFound, misshapen
 from gateway.redact import scrub_payload
+from gateway.schema.personal import hide, personal
 from gateway.schema.selection import covered, leaf_paths
 from gateway.values import SHAPE_ERRORS, write_datetime, write_decimal
 
@@ -183,7 +184,6 @@ class Address:
         )
 
 
-_PII = " Personal data: null without the pii:read scope."
 PAGE_SIZE = "Page size: 1 to the configured maximum (500 unless set); 50 if left out."
 AFTER = "The endCursor of the previous page, to continue after it."
 
@@ -200,20 +200,18 @@ class Customer(Node):
     source: str = strawberry.field(description="The name of the source this customer is in.")
     source_kind: SourceKind = strawberry.field(description="The backend product of that source.")
     source_id: str = strawberry.field(description="The backend's own customer id.")
-    email: str | None = strawberry.field(
-        description="Email address (Adobe: the first contact's)." + _PII
-    )
-    first_name: str | None = strawberry.field(description="Given name." + _PII)
-    last_name: str | None = strawberry.field(description="Family name." + _PII)
-    name: str | None = strawberry.field(
+    email: str | None = personal(description="Email address (Adobe: the first contact's).")
+    first_name: str | None = personal(description="Given name.")
+    last_name: str | None = personal(description="Family name.")
+    name: str | None = personal(
         description="Display name: the full name, or the company's name where the customer "
-        "is a company (Adobe, Zaveit)." + _PII
+        "is a company (Adobe, Zaveit)."
     )
     company: str | None = strawberry.field(description="Company name.")
-    phone: str | None = strawberry.field(description="Phone number as the backend wrote it." + _PII)
-    address: Address | None = strawberry.field(
+    phone: str | None = personal(description="Phone number as the backend wrote it.")
+    address: Address | None = personal(
         description="Postal address (Zaveit: the first of postal, official, invoice, visit "
-        "and delivery it has)." + _PII
+        "and delivery it has)."
     )
 
     @strawberry.field(
@@ -238,20 +236,20 @@ class Customer(Node):
 
     @classmethod
     def of(cls, c: domain.Customer, vis: Visibility) -> Customer:
-        pii = vis.pii
-        return cls(
+        customer = cls(
             id=strawberry.ID(ids.encode("Customer", c.source, c.source_id)),
             source=c.source,
             source_kind=c.kind,
             source_id=c.source_id,
-            email=c.email if pii else None,
-            first_name=c.first_name if pii else None,
-            last_name=c.last_name if pii else None,
-            name=c.name if pii else None,
+            email=c.email,
+            first_name=c.first_name,
+            last_name=c.last_name,
+            name=c.name,
             company=c.company,
-            phone=c.phone if pii else None,
-            address=Address.of(c.address) if pii else None,
+            phone=c.phone,
+            address=Address.of(c.address),
         )
+        return customer if vis.pii else hide(customer)
 
 
 def summary_fits(summary: domain.Customer, paths: set[str]) -> bool:
@@ -337,11 +335,11 @@ class LicenseFeature:
 
 @strawberry.type(description="A person a licence is assigned to (LicenseSpring user-based).")
 class LicenseUser:
-    email: str | None = strawberry.field(
-        description="The user's real email address (LicenseSpring's true_email)." + _PII
+    email: str | None = personal(
+        description="The user's real email address (LicenseSpring's true_email)."
     )
-    first_name: str | None = strawberry.field(description="Given name." + _PII)
-    last_name: str | None = strawberry.field(description="Family name." + _PII)
+    first_name: str | None = personal(description="Given name.")
+    last_name: str | None = personal(description="Family name.")
 
 
 @strawberry.type(
@@ -383,6 +381,10 @@ class License(Node):
 
     @classmethod
     def of(cls, lic: domain.License, order_id: str, vis: Visibility) -> License:
+        users = [
+            LicenseUser(email=u.email, first_name=u.first_name, last_name=u.last_name)
+            for u in lic.users
+        ]
         return cls(
             id=strawberry.ID(ids.encode("License", lic.source, f"{order_id}:{lic.source_id}")),
             source=lic.source,
@@ -407,12 +409,7 @@ class License(Node):
                 )
                 for f in lic.features
             ],
-            users=[
-                LicenseUser(email=u.email, first_name=u.first_name, last_name=u.last_name)
-                if vis.pii
-                else LicenseUser(email=None, first_name=None, last_name=None)
-                for u in lic.users
-            ],
+            users=users if vis.pii else [hide(u) for u in users],
             customer=Customer.of(lic.customer, vis) if lic.customer else None,
         )
 
