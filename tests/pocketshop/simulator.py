@@ -51,6 +51,10 @@ def sample_data(count: int = 30) -> PocketData:
     return data
 
 
+def listed(data: PocketData) -> list[tuple[str, str]]:
+    return [(o["created"], o["id"]) for o in data.orders]
+
+
 def create_app(data: PocketData) -> Starlette:
     def refused(request: Request) -> JSON | None:
         if request.headers.get("x-pocket-key") != DEMO_KEY:

@@ -176,6 +176,16 @@ def _error(status: int, code: str, message: str) -> Response:
     return JSON({"code": code, "message": message, "additionalDetails": []}, status)
 
 
+def listed(data: Data) -> list[tuple[str, str]]:
+    """(creation time as the backend writes it, the gateway's sourceId) of every order in
+    ``data``: what the tests check the gateway's lists against."""
+    return [
+        (o["creationDate"], f"{cid}/{o['orderId']}")
+        for cid, orders in data.orders.items()
+        for o in orders
+    ]
+
+
 def create_app(data: Data, *, token: str = DEMO_TOKEN, api_key: str = DEMO_API_KEY) -> Starlette:
     def denied(request: Request) -> Response | None:
         h = request.headers

@@ -218,6 +218,12 @@ def _utc(stamp: str) -> str:
     return datetime.fromisoformat(stamp).astimezone(UTC).isoformat()
 
 
+def listed(data: Data) -> list[tuple[str, str]]:
+    """(creation time as the backend writes it, the gateway's sourceId) of every order in
+    ``data``: what the tests check the gateway's lists against."""
+    return [(o["created_at"], str(o["id"])) for o in data.orders]
+
+
 def create_app(data: Data, *, token: str = DEMO_TOKEN) -> Starlette:
     def denied(request: Request) -> Response | None:
         header = request.headers.get("authorization")

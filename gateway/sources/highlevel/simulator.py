@@ -246,6 +246,12 @@ def _error(status: int, message: Any, error: str | None = None) -> Response:
 RATE_LIMIT = (100, 10.0)
 
 
+def listed(data: Data) -> list[tuple[str, str]]:
+    """(creation time as the backend writes it, the gateway's sourceId) of every order in
+    ``data``: what the tests check the gateway's lists against."""
+    return [(o["createdAt"], o["_id"]) for o in data.orders]
+
+
 def create_app(
     data: Data,
     *,

@@ -199,6 +199,12 @@ def sample_data(count: int = 60) -> Data:
     return data
 
 
+def listed(data: Data) -> list[tuple[str, str]]:
+    """(creation time as the backend writes it, the gateway's sourceId) of every order in
+    ``data``: what the tests check the gateway's lists against."""
+    return [(o["created_at"], str(o["id"])) for o in data.orders]
+
+
 def create_app(data: Data, *, api_key: str = DEMO_API_KEY) -> Starlette:
     """The simulator over ``data``, accepting only ``Authorization: Api-Key <api_key>``."""
 

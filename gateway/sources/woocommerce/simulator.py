@@ -20,6 +20,12 @@ def sample_data(count: int = DEFAULT_COUNT) -> ManifestData:
     return generic.sample_data(load(str(MANIFEST)), generic.read_samples(SAMPLES), count)
 
 
+def listed(data: ManifestData) -> list[tuple[str, str]]:
+    """(creation time as the backend writes it, the gateway's sourceId) of every order in
+    ``data``: what the tests check the gateway's lists against."""
+    return [(o["date_created_gmt"], str(o["id"])) for o in data.orders]
+
+
 def create_app(data: ManifestData) -> Starlette:
     return generic.create_app(load(str(MANIFEST)), data)
 

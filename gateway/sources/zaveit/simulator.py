@@ -154,6 +154,12 @@ def _paged(request: Request, key: str, items: list[Any]) -> Response:
     )
 
 
+def listed(data: Data) -> list[tuple[str, str]]:
+    """(creation time as the backend writes it, the gateway's sourceId) of every order in
+    ``data``: what the tests check the gateway's lists against."""
+    return [(o["created"], o["id"]) for o in data.orders]
+
+
 def create_app(data: Data, *, token: str = DEMO_TOKEN) -> Starlette:
     def denied(request: Request) -> Response | None:
         if request.headers.get("~session") != token:
