@@ -84,7 +84,8 @@ def list_kinds() -> None:
     ]
 
 
-# Fields answer the domain's kind objects; Strawberry reads the enum from the name
+# What mypy sees is what the fields hold, the domain's kinds; what Strawberry resolves the
+# annotation's name to at runtime is the GraphQL enum
 if TYPE_CHECKING:
     SourceKind = domain.SourceKind
 else:

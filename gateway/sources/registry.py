@@ -12,8 +12,8 @@ from gateway.sources.manifest import user_adapter
 
 
 def kinds() -> list[SourceKind]:
-    """The registered kinds in registry order (the GraphQL enum's order)."""
-    return [adapter.kind for adapter in ADAPTERS.values()]
+    """The registered kinds in registry order (the GraphQL enum's order), each once."""
+    return list(dict.fromkeys(adapter.kind for adapter in ADAPTERS.values()))
 
 
 ADAPTERS: dict[str, Adapter] = {
