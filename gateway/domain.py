@@ -12,17 +12,24 @@ from typing import Any, Generic, TypeVar
 T = TypeVar("T")
 
 
-class SourceKind(enum.Enum):
-    """The backend products the gateway speaks to."""
+@dataclass(frozen=True, eq=False, slots=True)
+class SourceKind:
+    """A backend product the gateway speaks to. Each kind's folder declares its own and its
+    adapter carries it; the registry's kinds are the GraphQL enum ``SourceKind``. One
+    object per kind, compared by identity."""
 
-    LICENSESPRING = "licensespring"
-    ZAVEIT = "zaveit"
-    HAMGAM = "hamgam"
-    ADOBE_VIP = "adobe_vip"
-    HIGHLEVEL = "highlevel"
-    WOOCOMMERCE = "woocommerce"
-    #: a backend described by the user's own manifest file
-    MANIFEST = "manifest"
+    #: the kind's name in configs, logs and metrics ("adobe_vip")
+    value: str
+    #: what the GraphQL enum value's description says
+    description: str
+
+    @property
+    def name(self) -> str:
+        """The GraphQL enum value ("ADOBE_VIP")."""
+        return self.value.upper()
+
+    def __repr__(self) -> str:
+        return f"SourceKind({self.value!r})"
 
 
 class OrderStatus(enum.Enum):

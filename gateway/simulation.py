@@ -113,6 +113,33 @@ class Logged:
 
 
 @dataclass(frozen=True)
+class Contract:
+    """What a simulator's seed order is, as the gateway must show it, and how the backend
+    refuses a wrong credential: the facts the contract suite every kind passes checks
+    (tests/test_sources_contract.py). Each simulator module names its own (``CONTRACT``)."""
+
+    #: the seed order's id, and an id that does not exist
+    seed_id: str
+    missing_id: str
+    #: the settings key holding the credential, and the header the backend reads it from
+    credential: str
+    auth_header: str
+    #: the backend's own error code for a wrong credential (None: it sends none)
+    auth_backend_code: str | None
+    #: the path of a customer GET, up to its id
+    customer_path: str
+    #: the seed order's number, status, sourceStatus, createdAt, total and line count
+    number: str | None
+    status: str
+    source_status: str | None
+    created_at: str
+    total: tuple[str, str] | None
+    line_count: int
+    #: orders carry their customer's email and phone: nothing to fetch for them
+    customers_embedded: bool = False
+
+
+@dataclass(frozen=True)
 class Person:
     first: str
     last: str

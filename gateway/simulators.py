@@ -8,9 +8,10 @@ count backend calls and check the parameters the adapters sent.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, Literal
@@ -23,22 +24,31 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Mount, Route
 
 from gateway.simulation import FaultBoard, Faulty, Logged, RequestLog
-from gateway.sources.adobe_vip import simulator as adobe_vip
-from gateway.sources.hamgam import simulator as hamgam
-from gateway.sources.highlevel import simulator as highlevel
-from gateway.sources.licensespring import simulator as licensespring
-from gateway.sources.woocommerce import simulator as woocommerce
-from gateway.sources.zaveit import simulator as zaveit
+from gateway.sources.base import Adapter
+from gateway.sources.registry import ADAPTERS
 
-#: kind → its simulator module, and the source name the demo gives it (as in docs/)
-SIMULATORS: dict[str, tuple[ModuleType, str]] = {
-    "licensespring": (licensespring, "licensing"),
-    "zaveit": (zaveit, "reseller"),
-    "hamgam": (hamgam, "eu-shop"),
-    "adobe_vip": (adobe_vip, "adobe"),
-    "highlevel": (highlevel, "hl-main"),
-    "woocommerce": (woocommerce, "woo"),
-}
+
+class _Simulators(Mapping[str, tuple[ModuleType, str]]):
+    """kind → its simulator module and the source name the demo gives it (as in docs/),
+    for every registered kind that has a simulator, in registry order (read live: a kind
+    registered later is here too)."""
+
+    def _adapters(self) -> dict[str, Adapter]:
+        return {k: a for k, a in ADAPTERS.items() if a.simulator is not None}
+
+    def __getitem__(self, kind: str) -> tuple[ModuleType, str]:
+        simulated = self._adapters()[kind].simulator
+        assert simulated is not None
+        return importlib.import_module(simulated.module), simulated.demo_name
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._adapters())
+
+    def __len__(self) -> int:
+        return len(self._adapters())
+
+
+SIMULATORS: Mapping[str, tuple[ModuleType, str]] = _Simulators()
 
 
 @dataclass
@@ -115,12 +125,11 @@ def simulator_config_toml(base_url: str, *, rate_limit: bool = True) -> str:
     return header + tomli_w.dumps(config)
 
 
-def _credentials(kind: str, token_store: str | None) -> dict[str, Any]:
-    if kind == "adobe_vip":
-        return {"renewing": True}
-    if kind == "highlevel":
-        return {"renewing": True, "token_store": token_store}
-    return {}
+def _credentials(kind: str, token_store: str | None) -> Mapping[str, Any]:
+    """The kind's demo credentials that renew (its adapter says), else its fixed ones."""
+    simulated = ADAPTERS[kind].simulator
+    renewing = simulated.renewing if simulated is not None else None
+    return {} if renewing is None else renewing(token_store)
 
 
 def loopback_socket(port: int = 0) -> socket.socket:

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import Simulators
+from tests.conftest import SOURCE_OF, Simulators
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -46,19 +46,12 @@ def test_every_source_answers(sims: Simulators, tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     rows = _rows(done.stdout)
     assert {name: row[1:3] for name, row in rows.items()} == {
-        "licensing": ["licensespring", "OK"],
-        "reseller": ["zaveit", "OK"],
-        "eu-shop": ["hamgam", "OK"],
-        "adobe": ["adobe_vip", "OK"],
-        "hl-main": ["highlevel", "OK"],
-        "woo": ["woocommerce", "OK"],
+        name: [kind, "OK"] for kind, name in SOURCE_OF.items()
     }
     assert all(row[4] == "ms" and row[3].isdigit() for row in rows.values())
     # one cheap call each: the first order of the source's list
     calls = sims.log.entries
-    assert sorted(e.mount for e in calls) == sorted(
-        ["licensespring", "zaveit", "hamgam", "adobe_vip", "highlevel", "woocommerce"]
-    )
+    assert sorted(e.mount for e in calls) == sorted(SOURCE_OF)
     sizes = ("limit", "page_size", "~perPage", "per_page")
     assert all(any(e.param(p) == "1" for p in sizes) for e in calls), calls
 

@@ -21,7 +21,7 @@ from gateway.config import settings_from_mapping
 from gateway.export_cli import RowCounter
 from gateway.simulators import BackgroundServer, SimulatorSet, demo_config
 from gateway.sources.hamgam.simulator import DEMO_TOKEN
-from tests.conftest import Simulators, gateway_client
+from tests.conftest import SOURCE_OF, Simulators, gateway_client
 from tests.telemetry_helpers import delta, parse
 
 QUERY = "{ orders { nodes { id source price { total { amount } } } } }"
@@ -133,7 +133,7 @@ def test_a_client_that_leaves_stops_the_export(
     assert whole.status_code == 200
     calls_for_all = sims.log.count
     sims.log.clear()
-    for kind in ("licensespring", "zaveit", "hamgam", "adobe_vip", "highlevel"):
+    for kind in SOURCE_OF:  # every backend slow
         sims.set.faults.set(kind, "latency=40")
     server = serve(sims)
     stop_after.append(server)

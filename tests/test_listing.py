@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gateway.simulation import NOW, iso_z
+from gateway.simulators import SIMULATORS
 from gateway.sources.hamgam.simulator import TEHRAN
 from tests.conftest import SOURCE_OF, Simulators, codes, gateway_client, gql
 
@@ -31,24 +32,10 @@ def _utc(stamp: str) -> datetime:
 def every_order(sims: Simulators, kinds: list[str] | None = None) -> list[tuple[str, str, str]]:
     """(createdAt, source, sourceId) of every order the simulators hold (of ``kinds``, or
     every kind), straight from their data, sorted the way the gateway must list them."""
-    d = sims.set.data
     rows = [
-        (_utc(o["created_at"]), SOURCE_OF["licensespring"], str(o["id"]))
-        for o in d["licensespring"].orders
-    ]
-    rows += [(_utc(o["created"]), SOURCE_OF["zaveit"], o["id"]) for o in d["zaveit"].orders]
-    rows += [(_utc(o["created_at"]), SOURCE_OF["hamgam"], str(o["id"])) for o in d["hamgam"].orders]
-    rows += [
-        (_utc(o["creationDate"]), SOURCE_OF["adobe_vip"], f"{cid}/{o['orderId']}")
-        for cid, orders in d["adobe_vip"].orders.items()
-        for o in orders
-    ]
-    rows += [
-        (_utc(o["createdAt"]), SOURCE_OF["highlevel"], o["_id"]) for o in d["highlevel"].orders
-    ]
-    rows += [
-        (_utc(o["date_created_gmt"]), SOURCE_OF["woocommerce"], str(o["id"]))
-        for o in d["woocommerce"].orders
+        (_utc(created), source, source_id)
+        for kind, (module, source) in SIMULATORS.items()
+        for created, source_id in module.listed(sims.set.data[kind])
     ]
     if kinds is not None:
         wanted = {SOURCE_OF[k] for k in kinds}

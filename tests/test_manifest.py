@@ -226,6 +226,17 @@ def test_a_users_manifest_is_a_source_and_its_errors_name_file_and_line(
     assert message.startswith(f"sources.mine.manifest: {broken}:{at + 4}: list.paging: ")
     assert "'page' or 'offset'" in message
 
+    # source_kind names a registered kind (or "manifest"): the registry's, checked when read
+    unknown = tmp_path / "unknown.toml"
+    unknown.write_text(text.replace('source_kind = "manifest"', 'source_kind = "nosuchkind"'))
+    line = text.splitlines().index('source_kind = "manifest"') + 1
+    with pytest.raises(ConfigError) as refused:
+        settings_from_mapping({**conf, "sources": {"mine": {**table, "manifest": str(unknown)}}})
+    assert str(refused.value) == (
+        f"sources.mine.manifest: {unknown}:{line}: source_kind: unknown kind 'nosuchkind' "
+        "(known: licensespring, zaveit, hamgam, adobe_vip, highlevel, woocommerce, manifest)"
+    )
+
     missing_key = {k: v for k, v in table.items() if k != "token"}
     with pytest.raises(ConfigError, match=r"^sources\.mine\.token: required key is missing$"):
         settings_from_mapping({**conf, "sources": {"mine": missing_key}})

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from gateway.domain import Address, Money, OrderStatus, SourceKind
+from gateway.domain import Address, Money, OrderStatus
 from gateway.redact import scrub_payload
 from gateway.sources.adobe_vip import normalize as adobe
 from gateway.sources.adobe_vip.simulator import SEED_ORDERS, _with_prices
@@ -38,7 +38,7 @@ def test_licensespring_seed_order() -> None:
     o = licensespring.order("licensing", as_received(LS_ORDER))  # type: ignore[arg-type]
     assert (o.source, o.kind, o.source_id) == (
         "licensing",
-        SourceKind.LICENSESPRING,
+        licensespring.KIND,
         "1593781720493279",
     )
     assert o.number == "d2d2dce02c844d4492c9d48758aa143a"

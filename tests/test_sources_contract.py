@@ -3,130 +3,37 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 from gateway import ids
-from tests.conftest import SOURCE_OF, Simulators, codes, gateway_client, gql
+from gateway.simulation import Contract
+from gateway.simulators import SIMULATORS
+from tests.conftest import Simulators, codes, gateway_client, gql
+
+#: every registered kind with a simulator; each simulator module names its seed order's
+#: facts (its CONTRACT: gateway.simulation.Contract)
+KINDS = list(SIMULATORS)
+BY_KIND = pytest.mark.parametrize("kind", KINDS)
 
 
-@dataclass(frozen=True)
-class Kind:
-    kind: str
-    seed_id: str
-    missing_id: str
-    credential: str
-    auth_backend_code: str | None
-    customer_path: str
-    #: what the gateway must show for the seed order
-    number: str | None
-    status: str
-    source_status: str | None
-    created_at: str
-    total: tuple[str, str] | None
-    line_count: int
+def contract_of(kind: str) -> Contract:
+    found: Contract = SIMULATORS[kind][0].CONTRACT
+    return found
 
 
-KINDS = [
-    Kind(
-        "licensespring",
-        "1593781720493279",
-        "42",
-        "api_key",
-        None,
-        "/api/v1/customers/",
-        "d2d2dce02c844d4492c9d48758aa143a",
-        "COMPLETED",
-        None,
-        "2020-07-03T13:08:40.000000+00:00",
-        None,
-        1,
-    ),
-    Kind(
-        "zaveit",
-        "order-id-1",
-        "no-such-order",
-        "token",
-        "UNAUTHORIZED",
-        "/v1/account/",
-        "00000001",
-        "COMPLETED",
-        "accepted",
-        "2025-06-20T08:27:58.763000+00:00",
-        ("1871.77", "NOK"),
-        1,
-    ),
-    Kind(
-        "hamgam",
-        "123",
-        "999999",
-        "token",
-        None,
-        "/api/customers/",
-        "HG-2024-000123",
-        "COMPLETED",
-        "delivered",
-        "2024-03-01T10:15:00.000000+00:00",
-        ("1850.00", "EUR"),
-        2,
-    ),
-    Kind(
-        "adobe_vip",
-        "9876543210/0123456789",
-        "9876543210/0000000001",
-        "token",
-        "4116",
-        "/v3/customers/",
-        "0123456789",
-        "COMPLETED",
-        "1000",
-        "2019-05-02T22:49:54.000000+00:00",
-        ("29.99", "USD"),
-        1,
-    ),
-    Kind(
-        "highlevel",
-        "653f5e0cde5a1314e62a837c",
-        "000000000000000000000000",
-        "token",
-        "401",
-        "/contacts/",
-        None,
-        "COMPLETED",
-        "completed",
-        "2023-11-20T10:23:36.515000+00:00",
-        ("100.00", "USD"),
-        1,
-    ),
-    # a kind described by a manifest (gateway/sources/woocommerce/manifest.toml)
-    Kind(
-        "woocommerce",
-        "727",
-        "1",
-        "consumer_key",
-        "woocommerce_rest_cannot_view",
-        "/wp-json/wc/v3/customers/",
-        "727",
-        "PROCESSING",
-        "processing",
-        "2017-03-22T16:28:02.000000+00:00",
-        ("29.35", "USD"),
-        2,
-    ),
-]
-#: kinds whose orders carry the customer's email and phone (nothing to fetch for them)
-CUSTOMERS_EMBEDDED = {"licensespring", "woocommerce"}
-BY_ID = pytest.mark.parametrize("k", KINDS, ids=[k.kind for k in KINDS])
+def source_of(kind: str) -> str:
+    return SIMULATORS[kind][1]
+
 
 ORDER_FIELDS = """id source sourceKind sourceId number status sourceStatus createdAt isTest
   currency price { total { amount currency } } lineItems { id quantity }"""
 
 
-@BY_ID
-def test_seed_order_by_source_id_global_id_and_node(sims: Simulators, k: Kind) -> None:
-    source = SOURCE_OF[k.kind]
+@BY_KIND
+def test_seed_order_by_source_id_global_id_and_node(sims: Simulators, kind: str) -> None:
+    k, source = contract_of(kind), source_of(kind)
     with gateway_client(sims.settings()) as client:
         body = gql(
             client,
@@ -139,7 +46,7 @@ def test_seed_order_by_source_id_global_id_and_node(sims: Simulators, k: Kind) -
         assert order["id"] == ids.encode("Order", source, k.seed_id)
         assert (order["source"], order["sourceKind"], order["sourceId"]) == (
             source,
-            k.kind.upper(),
+            kind.upper(),
             k.seed_id,
         )
         assert (order["number"], order["status"], order["sourceStatus"]) == (
@@ -163,9 +70,9 @@ def test_seed_order_by_source_id_global_id_and_node(sims: Simulators, k: Kind) -
         assert node["data"]["node"] == {"__typename": "Order", "id": order["id"]}
 
 
-@BY_ID
-def test_missing_order_is_null_and_not_found(sims: Simulators, k: Kind) -> None:
-    source = SOURCE_OF[k.kind]
+@BY_KIND
+def test_missing_order_is_null_and_not_found(sims: Simulators, kind: str) -> None:
+    k, source = contract_of(kind), source_of(kind)
     with gateway_client(sims.settings()) as client:
         body = gql(
             client,
@@ -180,11 +87,11 @@ def test_missing_order_is_null_and_not_found(sims: Simulators, k: Kind) -> None:
         assert body["data"] == {"order": None} and codes(body) == ["NOT_FOUND"]
 
 
-@BY_ID
+@BY_KIND
 def test_wrong_backend_credential_is_a_typed_error_naming_the_source(
-    sims: Simulators, k: Kind
+    sims: Simulators, kind: str
 ) -> None:
-    source = SOURCE_OF[k.kind]
+    k, source = contract_of(kind), source_of(kind)
     secret = "wrong-secret-value-0123456789"
     settings = sims.settings(overrides={source: {k.credential: secret}})
     with gateway_client(settings) as client:
@@ -200,7 +107,7 @@ def test_wrong_backend_credential_is_a_typed_error_naming_the_source(
         assert secret not in response.text
         body = response.json()
         assert body["data"]["orderBySourceId"] is None
-        assert len(body["data"]["sources"]) == len(SOURCE_OF)  # other fields still answer
+        assert len(body["data"]["sources"]) == len(settings.sources)  # the others answer
         (error,) = body["errors"]
         assert error["path"] == ["orderBySourceId"]
         assert error["extensions"]["code"] == "BACKEND_ERROR"
@@ -210,18 +117,18 @@ def test_wrong_backend_credential_is_a_typed_error_naming_the_source(
         assert source in error["message"]
 
 
-def _customer_gets(sims: Simulators, k: Kind) -> list[str]:
-    entries = sims.log.of(k.kind, k.customer_path)
-    if k.kind == "adobe_vip":  # /v3/customers/{cid} only, not its order lists
+def _customer_gets(sims: Simulators, kind: str) -> list[str]:
+    entries = sims.log.of(kind, contract_of(kind).customer_path)
+    if kind == "adobe_vip":  # /v3/customers/{cid} only, not its order lists
         entries = [e for e in entries if e.path.count("/") == 3]
     return [e.path for e in entries]
 
 
-@BY_ID
+@BY_KIND
 def test_customers_of_twenty_orders_are_batched_and_never_fetched_twice(
-    sims: Simulators, k: Kind
+    sims: Simulators, kind: str
 ) -> None:
-    source = SOURCE_OF[k.kind]
+    k, source = contract_of(kind), source_of(kind)
     with gateway_client(sims.settings()) as client:
         body = gql(
             client,
@@ -234,15 +141,15 @@ def test_customers_of_twenty_orders_are_batched_and_never_fetched_twice(
     assert len(nodes) == 20
     customer_ids = {n["customer"]["sourceId"] for n in nodes}
     assert all(n["customer"]["email"] for n in nodes)
-    gets = _customer_gets(sims, k)
+    gets = _customer_gets(sims, kind)
     assert max(Counter(gets).values(), default=1) == 1  # never the same customer twice
-    # LicenseSpring and WooCommerce carry these fields in their orders: nothing to fetch.
-    assert len(gets) == (0 if k.kind in CUSTOMERS_EMBEDDED else len(customer_ids))
+    # a kind whose orders carry these fields (LicenseSpring, WooCommerce) fetches none
+    assert len(gets) == (0 if k.customers_embedded else len(customer_ids))
 
 
-@BY_ID
-def test_customer_by_global_id(sims: Simulators, k: Kind) -> None:
-    source = SOURCE_OF[k.kind]
+@BY_KIND
+def test_customer_by_global_id(sims: Simulators, kind: str) -> None:
+    source = source_of(kind)
     with gateway_client(sims.settings()) as client:
         first = gql(
             client,
@@ -257,13 +164,13 @@ def test_customer_by_global_id(sims: Simulators, k: Kind) -> None:
             {"id": customer["id"]},
         )
     got = again["data"]["customer"]
-    assert got["sourceKind"] == k.kind.upper()
+    assert got["sourceKind"] == kind.upper()
     assert {key: got[key] for key in ("id", "sourceId", "email", "name")} == customer
 
 
-@BY_ID
-def test_simulator_saw_the_documented_auth_headers(sims: Simulators, k: Kind) -> None:
-    source = SOURCE_OF[k.kind]
+@BY_KIND
+def test_simulator_saw_the_documented_auth_headers(sims: Simulators, kind: str) -> None:
+    k, source = contract_of(kind), source_of(kind)
     with gateway_client(sims.settings()) as client:
         gql(
             client,
@@ -271,25 +178,38 @@ def test_simulator_saw_the_documented_auth_headers(sims: Simulators, k: Kind) ->
             "sourceId: $id) { id } }",
             {"s": source, "id": k.seed_id},
         )
-    (entry,) = sims.log.of(k.kind)
+    (entry,) = sims.log.of(kind)
     h: dict[str, Any] = dict(entry.headers)
-    if k.kind == "licensespring":
+    assert h[k.auth_header]  # every kind: the credential's header
+    # and what each vendor documents beside it
+    if kind == "licensespring":
         assert h["authorization"].startswith("Api-Key ")
-    elif k.kind == "zaveit":
+    elif kind == "zaveit":
         assert h["~session"] and "authorization" not in h
-    elif k.kind == "hamgam":
+    elif kind == "hamgam":
         assert h["authorization"].startswith("Token ")
-    elif k.kind == "adobe_vip":
+    elif kind == "adobe_vip":
         assert h["authorization"].startswith("Bearer ") and h["x-api-key"]
         assert h["x-correlation-id"] and h["x-request-id"]
         assert h["accept"] == h["content-type"] == "application/json"
         assert entry.param("fetch-price") == "true"
-    elif k.kind == "woocommerce":
+    elif kind == "woocommerce":
         assert h["authorization"].startswith("Basic ") and h["accept"] == "application/json"
-    else:
+    elif kind == "highlevel":
         assert h["authorization"].startswith("Bearer ") and h["version"] == "2021-07-28"
         assert entry.param("altId") == "3SwdhCu3svxI8AKsPJt6"
         assert entry.param("altType") == "location"
+
+
+#: the suite's checks of one kind, for a kind registered at runtime (tests/test_new_kind.py)
+CHECKS = [
+    test_seed_order_by_source_id_global_id_and_node,
+    test_missing_order_is_null_and_not_found,
+    test_wrong_backend_credential_is_a_typed_error_naming_the_source,
+    test_customers_of_twenty_orders_are_batched_and_never_fetched_twice,
+    test_customer_by_global_id,
+    test_simulator_saw_the_documented_auth_headers,
+]
 
 
 def test_adobe_request_ids_are_fresh_per_call(sims: Simulators) -> None:

@@ -41,6 +41,7 @@ from gateway.schema.types import (
     Node,
     Order,
     SourceInfo,
+    list_kinds,
 )
 from gateway.security import PII_READ
 
@@ -211,6 +212,7 @@ def build_schema(
 ) -> strawberry.Schema:
     """The gateway's schema; with ``federation``, as a federation subgraph
     (gateway.schema.federation)."""
+    list_kinds()  # the registry's kinds, a kind registered since included
     # The caches (and the execution plans) live with this schema.
     chosen = limits or LimitSettings()
     kept = QueryCaches() if caches else None

@@ -13,7 +13,7 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.schema.types.base_scalars import DateTimeDefinition, DecimalDefinition
 from strawberry.types import Info
-from strawberry.types.enum import StrawberryEnumDefinition
+from strawberry.types.enum import EnumValue, StrawberryEnumDefinition
 from strawberry.types.scalar import ScalarDefinition
 
 from gateway import domain, ids
@@ -23,6 +23,7 @@ from gateway.errors import NotFound, misshapen
 from gateway.redact import scrub_payload
 from gateway.schema.personal import hide, personal
 from gateway.schema.selection import covered, leaf_paths
+from gateway.sources.registry import kinds
 from gateway.values import SHAPE_ERRORS, write_datetime, write_decimal
 
 if TYPE_CHECKING:
@@ -44,22 +45,6 @@ def _register_enum(cls: type[Enum], name: str, description: str, values: Mapping
 
 # Registered in place: the domain enums are the GraphQL enums (member names are public).
 _register_enum(
-    domain.SourceKind,
-    "SourceKind",
-    "The backend product a source is an instance of; several sources may share a kind.",
-    {
-        "LICENSESPRING": "LicenseSpring (software licensing): orders with their licences.",
-        "ZAVEIT": "Zaveit (reseller marketplace): one offering and edition per order.",
-        "HAMGAM": "Hamgam (web shop): amounts in minor units of the source's configured currency.",
-        "ADOBE_VIP": "Adobe VIP Marketplace: orders under customers; numeric status codes.",
-        "HIGHLEVEL": "HighLevel (LeadConnector) payments: the orders of one location.",
-        "WOOCOMMERCE": "WooCommerce (REST API v3): a shop's orders; a kind described by a "
-        "manifest shipped with the gateway.",
-        "MANIFEST": "A backend described by the operator's own manifest file "
-        "(the source's name says which).",
-    },
-)
-_register_enum(
     domain.OrderStatus,
     "OrderStatus",
     "The unified order status, mapped from each backend's own values; the value as the "
@@ -75,8 +60,37 @@ _register_enum(
         "UNKNOWN": "A status value the gateway does not know; sourceStatus has it.",
     },
 )
-SourceKind = domain.SourceKind
 OrderStatus = domain.OrderStatus
+
+
+class _SourceKinds(Enum):
+    """The GraphQL enum ``SourceKind``: no member of its own, its values are the
+    registry's kinds, set when a schema is built (:func:`list_kinds`). A field typed with
+    it answers a :class:`gateway.domain.SourceKind`, which graphql-core finds among the
+    values by identity."""
+
+
+strawberry.enum(
+    _SourceKinds,
+    name="SourceKind",
+    description="The backend product a source is an instance of; several sources may share a kind.",
+)
+
+
+def list_kinds() -> None:
+    """Makes the GraphQL enum list the registry's kinds as they are now, in its order."""
+    definition: StrawberryEnumDefinition = getattr(_SourceKinds, "__strawberry_definition__")  # noqa: B009
+    definition.values = [
+        EnumValue(kind.name, kind, description=kind.description) for kind in kinds()
+    ]
+
+
+# What mypy sees is what the fields hold, the domain's kinds; what Strawberry resolves the
+# annotation's name to at runtime is the GraphQL enum
+if TYPE_CHECKING:
+    SourceKind = domain.SourceKind
+else:
+    SourceKind = _SourceKinds
 
 #: The scalars Strawberry defines, described as this schema writes them: every DateTime
 #: in one format and every Decimal as plain digits (values.py gives amounts their

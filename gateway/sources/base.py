@@ -163,26 +163,39 @@ class Source(Protocol):
 
 
 @dataclass(frozen=True)
-class Adapter:
-    """How the registry builds one kind: its settings model and its source class."""
+class Simulated:
+    """A kind's built-in simulator, for ``gateway simulate``, the demo and the tests."""
 
-    #: the sourceKind its objects report (None: the manifest it reads says)
-    kind: SourceKind | None
+    #: import path of a module with ``sample_data(count=...)``, ``create_app(data, ...)``
+    #: and ``demo_source(base_url, ...)`` (imported only when a simulator is wanted)
+    module: str
+    #: the name the demo gives its source of this kind (as in docs/)
+    demo_name: str
+    #: for credentials that renew (``gateway demo``): the keyword arguments of
+    #: ``demo_source``, given the file a rotated refresh token may be kept in
+    renewing: Callable[[str | None], Mapping[str, Any]] | None = None
+
+
+@dataclass(frozen=True)
+class Adapter:
+    """How the registry builds one kind: its kind, its settings model, its source class
+    and its simulator. Everything the gateway knows of a kind comes from here."""
+
+    #: the sourceKind its objects report (a user's manifest: MANIFEST, or the kind it names)
+    kind: SourceKind
     settings: type[SourceSettings]
     #: called as create(name, settings, transport=None, clock=None,
     #: http_transport="aiohttp", cache=None, coalesce=True, tracer=None,
     #: metrics=True, workers=1) → a Source
     create: Callable[..., Source]
-    #: the kind's name in configs (default: ``kind``'s value)
-    name: str | None = None
+    #: the kind's built-in simulator (None: it has none)
+    simulator: Simulated | None = None
     #: the settings model for one table, where it depends on the table (a user's manifest)
     settings_for: Callable[[Mapping[str, Any]], type[SourceSettings]] | None = None
 
     @property
     def config_name(self) -> str:
-        if self.name is not None:
-            return self.name
-        assert self.kind is not None
+        """The kind's name in configs (``kind = "..."``)."""
         return self.kind.value
 
     def settings_model(self, table: Mapping[str, Any]) -> type[SourceSettings]:

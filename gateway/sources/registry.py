@@ -1,11 +1,20 @@
-"""Kind → adapter. Adding a kind is one folder and one line here; a kind described by a
-manifest (docs/manifests.md) is a folder with its file and sample payloads."""
+"""Kind → adapter: every kind the gateway knows. Adding a kind is one folder and one
+line here: its adapter carries its sourceKind (the GraphQL enum value and description),
+its settings, its source class, its simulator and any credentials that renew. A kind
+described by a manifest (docs/manifests.md) is a folder with its file and sample payloads."""
 
 from __future__ import annotations
 
+from gateway.domain import SourceKind
 from gateway.sources import adobe_vip, hamgam, highlevel, licensespring, woocommerce, zaveit
 from gateway.sources.base import Adapter
-from gateway.sources.manifest import USER_ADAPTER
+from gateway.sources.manifest import user_adapter
+
+
+def kinds() -> list[SourceKind]:
+    """The registered kinds in registry order (the GraphQL enum's order), each once."""
+    return list(dict.fromkeys(adapter.kind for adapter in ADAPTERS.values()))
+
 
 ADAPTERS: dict[str, Adapter] = {
     adapter.config_name: adapter
@@ -16,6 +25,6 @@ ADAPTERS: dict[str, Adapter] = {
         adobe_vip.ADAPTER,
         highlevel.ADAPTER,
         woocommerce.ADAPTER,
-        USER_ADAPTER,
+        user_adapter(kinds),
     )
 }

@@ -7,11 +7,11 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-from gateway.credentials.adobe_ims import AdobeIms
 from gateway.credentials.build import TokenGrant
-from gateway.domain import Customer, Order, OrderPage, OrderQuery, SourceKind
+from gateway.domain import Customer, Order, OrderPage, OrderQuery
 from gateway.errors import BadUserInput
 from gateway.sources.adobe_vip import normalize
+from gateway.sources.adobe_vip.grant import AdobeIms
 from gateway.sources.adobe_vip.settings import AdobeVipSettings
 from gateway.sources.http import ErrorReader
 from gateway.sources.rest import RestSource, segment
@@ -50,7 +50,7 @@ def _zulu(moment: Any) -> str:
 
 
 class AdobeVipSource(RestSource[AdobeVipSettings]):
-    kind = SourceKind.ADOBE_VIP
+    kind = normalize.KIND
     list_page_size = MAX_LIMIT
     read_error: ClassVar[ErrorReader] = staticmethod(read_error)
     # Adobe's X-Request-Id must be new per attempt: the gateway's id goes as X-Correlation-Id.

@@ -21,7 +21,11 @@ from gateway.domain import (
 )
 from gateway.values import money_major, status_of, text, utc_datetime, whole
 
-KIND = SourceKind.ADOBE_VIP
+#: this kind: its name in configs and its GraphQL SourceKind value
+KIND = SourceKind(
+    "adobe_vip",
+    "Adobe VIP Marketplace: orders under customers; numeric status codes.",
+)
 
 #: Order fields (GraphQL paths) no Adobe order has: Adobe prices an order only by its
 #: lines' partner prices and says nothing of when it changed. Its list gives complete

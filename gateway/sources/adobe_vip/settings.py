@@ -7,8 +7,8 @@ from typing import Literal
 from pydantic import AnyHttpUrl, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from gateway.credentials.adobe_ims import DEFAULT_URL
 from gateway.credentials.config import one_way
+from gateway.sources.adobe_vip.grant import DEFAULT_URL
 from gateway.sources.base import SourceSettings
 
 

@@ -19,6 +19,7 @@ from starlette.routing import Route
 from gateway.simulation import (
     JSON,
     NOW,
+    Contract,
     TokenIssuer,
     created_times,
     demo_rng,
@@ -175,6 +176,16 @@ def _error(status: int, code: str, message: str) -> Response:
     return JSON({"code": code, "message": message, "additionalDetails": []}, status)
 
 
+def listed(data: Data) -> list[tuple[str, str]]:
+    """(creation time as the backend writes it, the gateway's sourceId) of every order in
+    ``data``: what the tests check the gateway's lists against."""
+    return [
+        (o["creationDate"], f"{cid}/{o['orderId']}")
+        for cid, orders in data.orders.items()
+        for o in orders
+    ]
+
+
 def create_app(data: Data, *, token: str = DEMO_TOKEN, api_key: str = DEMO_API_KEY) -> Starlette:
     def denied(request: Request) -> Response | None:
         h = request.headers
@@ -305,3 +316,20 @@ def demo_source(base_url: str, *, renewing: bool = False) -> dict[str, Any]:
 
 def sample_customer_ids() -> list[str]:
     return [SEED_CUSTOMER_ID] + [f"{1000000000 + i * 1111:010d}" for i in range(1, 6)]
+
+
+#: the seed order and the refusal the contract suite checks (tests/test_sources_contract.py)
+CONTRACT = Contract(
+    seed_id="9876543210/0123456789",
+    missing_id="9876543210/0000000001",
+    credential="token",
+    auth_header="authorization",
+    auth_backend_code="4116",
+    customer_path="/v3/customers/",
+    number="0123456789",
+    status="COMPLETED",
+    source_status="1000",
+    created_at="2019-05-02T22:49:54.000000+00:00",
+    total=("29.99", "USD"),
+    line_count=1,
+)

@@ -1,8 +1,13 @@
 """Hamgam: a Django web shop; amounts in minor units, currency from the config."""
 
-from gateway.domain import SourceKind
-from gateway.sources.base import Adapter
+from gateway.sources.base import Adapter, Simulated
 from gateway.sources.hamgam.client import HamgamSource
+from gateway.sources.hamgam.normalize import KIND
 from gateway.sources.hamgam.settings import HamgamSettings
 
-ADAPTER = Adapter(SourceKind.HAMGAM, HamgamSettings, HamgamSource)
+ADAPTER = Adapter(
+    KIND,
+    HamgamSettings,
+    HamgamSource,
+    simulator=Simulated("gateway.sources.hamgam.simulator", "eu-shop"),
+)

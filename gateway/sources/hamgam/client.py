@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from gateway.domain import Customer, Order, OrderPage, OrderQuery, SourceKind
+from gateway.domain import Customer, Order, OrderPage, OrderQuery
 from gateway.sources.hamgam import normalize
 from gateway.sources.hamgam.settings import HamgamSettings
 from gateway.sources.lookup import every_page, same_email
@@ -20,7 +20,7 @@ CUSTOMER_EMAIL_SEARCH = "email__icontains"
 
 
 class HamgamSource(RestSource[HamgamSettings]):
-    kind = SourceKind.HAMGAM
+    kind = normalize.KIND
     list_page_size = MAX_PAGE_SIZE
 
     def headers(self) -> dict[str, str]:

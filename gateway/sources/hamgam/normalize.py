@@ -12,7 +12,11 @@ from typing import Any
 from gateway.domain import Customer, Deferred, LineItem, Order, OrderStatus, Price, SourceKind
 from gateway.values import boolean, full_name, money_minor, status_of, text, utc_datetime, whole
 
-KIND = SourceKind.HAMGAM
+#: this kind: its name in configs and its GraphQL SourceKind value
+KIND = SourceKind(
+    "hamgam",
+    "Hamgam (web shop): amounts in minor units of the source's configured currency.",
+)
 
 #: Hamgam's status names (unconfirmed by its docs; docs/backends.md) → the unified status.
 STATUSES: dict[str, OrderStatus] = {

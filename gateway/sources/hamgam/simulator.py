@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway.simulation import JSON, created_times, demo_rng, int_param, people
+from gateway.simulation import JSON, Contract, created_times, demo_rng, int_param, people
 from gateway.simulation_lookups import email_lookups
 
 DEMO_TOKEN = "demo-hamgam-token"
@@ -218,6 +218,12 @@ def _utc(stamp: str) -> str:
     return datetime.fromisoformat(stamp).astimezone(UTC).isoformat()
 
 
+def listed(data: Data) -> list[tuple[str, str]]:
+    """(creation time as the backend writes it, the gateway's sourceId) of every order in
+    ``data``: what the tests check the gateway's lists against."""
+    return [(o["created_at"], str(o["id"])) for o in data.orders]
+
+
 def create_app(data: Data, *, token: str = DEMO_TOKEN) -> Starlette:
     def denied(request: Request) -> Response | None:
         header = request.headers.get("authorization")
@@ -294,3 +300,20 @@ def _page(request: Request, items: list[dict[str, Any]]) -> Response:
 
 def demo_source(base_url: str) -> dict[str, Any]:
     return {"kind": "hamgam", "base_url": base_url, "token": DEMO_TOKEN, "currency": "EUR"}
+
+
+#: the seed order and the refusal the contract suite checks (tests/test_sources_contract.py)
+CONTRACT = Contract(
+    seed_id="123",
+    missing_id="999999",
+    credential="token",
+    auth_header="authorization",
+    auth_backend_code=None,
+    customer_path="/api/customers/",
+    number="HG-2024-000123",
+    status="COMPLETED",
+    source_status="delivered",
+    created_at="2024-03-01T10:15:00.000000+00:00",
+    total=("1850.00", "EUR"),
+    line_count=2,
+)

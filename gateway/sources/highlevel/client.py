@@ -7,9 +7,9 @@ from datetime import timedelta
 from typing import Any, ClassVar
 
 from gateway.credentials.build import TokenGrant
-from gateway.credentials.highlevel_oauth import HighLevelOAuth
-from gateway.domain import Customer, Order, OrderPage, OrderQuery, SourceKind
+from gateway.domain import Customer, Order, OrderPage, OrderQuery
 from gateway.sources.highlevel import normalize
+from gateway.sources.highlevel.grant import HighLevelOAuth
 from gateway.sources.highlevel.settings import HighLevelSettings
 from gateway.sources.http import ErrorReader
 from gateway.sources.rest import RestSource, segment
@@ -37,7 +37,7 @@ def _missing(status: int, body: Any) -> bool:
 
 
 class HighLevelSource(RestSource[HighLevelSettings]):
-    kind = SourceKind.HIGHLEVEL
+    kind = normalize.KIND
     list_page_size = MAX_LIMIT
     read_error: ClassVar[ErrorReader] = staticmethod(read_error)
 

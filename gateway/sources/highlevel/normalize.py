@@ -29,7 +29,11 @@ from gateway.values import (
     whole,
 )
 
-KIND = SourceKind.HIGHLEVEL
+#: this kind: its name in configs and its GraphQL SourceKind value
+KIND = SourceKind(
+    "highlevel",
+    "HighLevel (LeadConnector) payments: the orders of one location.",
+)
 
 STATUSES: dict[str, OrderStatus] = {
     "completed": OrderStatus.COMPLETED,

@@ -9,8 +9,8 @@ from pydantic import AnyHttpUrl, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from gateway.credentials.config import one_way
-from gateway.credentials.highlevel_oauth import DEFAULT_URL
 from gateway.sources.base import SourceSettings
+from gateway.sources.highlevel.grant import DEFAULT_URL
 
 
 class HighLevelSettings(SourceSettings):

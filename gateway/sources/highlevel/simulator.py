@@ -14,6 +14,7 @@ from starlette.routing import Route
 
 from gateway.simulation import (
     JSON,
+    Contract,
     SlidingWindow,
     TokenIssuer,
     created_times,
@@ -245,6 +246,12 @@ def _error(status: int, message: Any, error: str | None = None) -> Response:
 RATE_LIMIT = (100, 10.0)
 
 
+def listed(data: Data) -> list[tuple[str, str]]:
+    """(creation time as the backend writes it, the gateway's sourceId) of every order in
+    ``data``: what the tests check the gateway's lists against."""
+    return [(o["createdAt"], o["_id"]) for o in data.orders]
+
+
 def create_app(
     data: Data,
     *,
@@ -376,3 +383,20 @@ def demo_source(
         "location_id": DEMO_LOCATION,
         "webhook_public_key": webhooks.DEMO_PUBLIC_KEY,
     }
+
+
+#: the seed order and the refusal the contract suite checks (tests/test_sources_contract.py)
+CONTRACT = Contract(
+    seed_id="653f5e0cde5a1314e62a837c",
+    missing_id="000000000000000000000000",
+    credential="token",
+    auth_header="authorization",
+    auth_backend_code="401",
+    customer_path="/contacts/",
+    number=None,
+    status="COMPLETED",
+    source_status="completed",
+    created_at="2023-11-20T10:23:36.515000+00:00",
+    total=("100.00", "USD"),
+    line_count=1,
+)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.domain import Customer, Order, OrderPage, OrderQuery, OrderStatus, SourceKind
+from gateway.domain import Customer, Order, OrderPage, OrderQuery, OrderStatus
 from gateway.sources.licensespring import normalize
 from gateway.sources.licensespring.settings import LicenseSpringSettings
 from gateway.sources.lookup import every_page, same_email
@@ -15,7 +15,7 @@ MAX_PAGE = 100
 
 
 class LicenseSpringSource(RestSource[LicenseSpringSettings]):
-    kind = SourceKind.LICENSESPRING
+    kind = normalize.KIND
     list_page_size = MAX_PAGE
 
     def headers(self) -> dict[str, str]:

@@ -19,7 +19,11 @@ from gateway.domain import (
 )
 from gateway.values import boolean, full_name, integer, text, utc_datetime
 
-KIND = SourceKind.LICENSESPRING
+#: this kind: its name in configs and its GraphQL SourceKind value
+KIND = SourceKind(
+    "licensespring",
+    "LicenseSpring (software licensing): orders with their licences.",
+)
 
 #: Order fields (GraphQL paths) no LicenseSpring order has: it carries no status, prices
 #: or currency. Its list gives complete orders, so no call is saved; said for every kind.

@@ -15,6 +15,7 @@ from starlette.routing import Route
 
 from gateway.simulation import (
     JSON,
+    Contract,
     created_times,
     demo_rng,
     drf_page,
@@ -198,6 +199,12 @@ def sample_data(count: int = 60) -> Data:
     return data
 
 
+def listed(data: Data) -> list[tuple[str, str]]:
+    """(creation time as the backend writes it, the gateway's sourceId) of every order in
+    ``data``: what the tests check the gateway's lists against."""
+    return [(o["created_at"], str(o["id"])) for o in data.orders]
+
+
 def create_app(data: Data, *, api_key: str = DEMO_API_KEY) -> Starlette:
     """The simulator over ``data``, accepting only ``Authorization: Api-Key <api_key>``."""
 
@@ -276,3 +283,21 @@ def create_app(data: Data, *, api_key: str = DEMO_API_KEY) -> Starlette:
 def demo_source(base_url: str) -> dict[str, Any]:
     """The config table that points a source of this kind at this simulator."""
     return {"kind": "licensespring", "base_url": base_url, "api_key": DEMO_API_KEY}
+
+
+#: the seed order and the refusal the contract suite checks (tests/test_sources_contract.py)
+CONTRACT = Contract(
+    seed_id="1593781720493279",
+    missing_id="42",
+    credential="api_key",
+    auth_header="authorization",
+    auth_backend_code=None,
+    customer_path="/api/v1/customers/",
+    number="d2d2dce02c844d4492c9d48758aa143a",
+    status="COMPLETED",
+    source_status=None,
+    created_at="2020-07-03T13:08:40.000000+00:00",
+    total=None,
+    line_count=1,
+    customers_embedded=True,
+)

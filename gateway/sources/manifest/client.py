@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
-from gateway.domain import Customer, Order, OrderPage, OrderQuery
+from gateway.domain import Customer, Order, OrderPage, OrderQuery, SourceKind
 from gateway.sources.base import SourceSettings
 from gateway.sources.lookup import every_page, same_email
 from gateway.sources.manifest.model import ErrorBody, Manifest
@@ -39,7 +39,7 @@ class ManifestSource(RestSource[SourceSettings]):
     def __init__(self, name: str, settings: SourceSettings, **kwargs: Any) -> None:
         super().__init__(name, settings, **kwargs)
         self.values = settings.model_dump()
-        self.read = Normalizer(name, self.manifest, self.values)
+        self.read = Normalizer(name, self.manifest, self.values, self.kind)
 
     def headers(self) -> dict[str, str]:
         values = self.settings.model_dump()
@@ -163,13 +163,13 @@ def _date_param(moment: datetime, style: str, widen: int) -> str:
     return written if style == "iso_naive_utc" else written + "Z"
 
 
-def source_class(manifest: Manifest) -> type[ManifestSource]:
-    """The source class of one manifest."""
+def source_class(manifest: Manifest, kind: SourceKind) -> type[ManifestSource]:
+    """The source class of one manifest, whose objects report ``kind``."""
     return type(
         f"{manifest.kind.title().replace('_', '')}Source",
         (ManifestSource,),
         {
-            "kind": manifest.source_kind,
+            "kind": kind,
             "list_page_size": manifest.list.max_size,
             "read_error": error_reader(manifest.errors),
             "manifest": manifest,

@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.domain import OrderStatus, SourceKind
+from gateway.domain import OrderStatus
 
 
 class Strict(BaseModel):
@@ -237,7 +237,11 @@ class Manifest(Strict):
     """A REST order API, described."""
 
     kind: str = Field(description='The kind\'s name in configs (kind = "...").')
-    source_kind: SourceKind = Field(description="The sourceKind its objects report.")
+    source_kind: str = Field(
+        pattern=r"^[a-z][a-z0-9_]*$",
+        description="The sourceKind its objects report: a shipped kind's own name, "
+        '"manifest", or a built-in kind it re-expresses (lower case, as in configs).',
+    )
     description: str = Field(description="One line: which API this is.")
     docs: str | None = Field(default=None, description="The vendor's API documentation.")
     settings: dict[str, SettingKey] = Field(default_factory=dict)

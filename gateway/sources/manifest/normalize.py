@@ -16,6 +16,7 @@ from gateway.domain import (
     Order,
     OrderStatus,
     Price,
+    SourceKind,
 )
 from gateway.sources.manifest.model import (
     AddressMap,
@@ -61,10 +62,12 @@ def at(data: Any, path: str | list[str]) -> Any:
 class Normalizer:
     """Reads one manifest's payloads for one source."""
 
-    def __init__(self, source: str, manifest: Manifest, settings: Mapping[str, Any]) -> None:
+    def __init__(
+        self, source: str, manifest: Manifest, settings: Mapping[str, Any], kind: SourceKind
+    ) -> None:
         self.source = source
         self.manifest = manifest
-        self.kind = manifest.source_kind
+        self.kind = kind
         self.settings = settings
         self.statuses = {k.lower(): v for k, v in manifest.statuses.items()}
         self._order_hook = hook(manifest.hooks.order)

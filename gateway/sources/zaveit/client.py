@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-from gateway.domain import Customer, Order, OrderPage, OrderQuery, SourceKind
+from gateway.domain import Customer, Order, OrderPage, OrderQuery
 from gateway.sources.http import ErrorReader
 from gateway.sources.lookup import every_page, same_email
 from gateway.sources.rest import RestSource, page_window, segment
@@ -22,7 +22,7 @@ def read_error(status: int, body: Any) -> tuple[str | None, str]:
 
 
 class ZaveitSource(RestSource[ZaveitSettings]):
-    kind = SourceKind.ZAVEIT
+    kind = normalize.KIND
     list_page_size = api.MAX_PER_PAGE
     read_error: ClassVar[ErrorReader] = staticmethod(read_error)
 

@@ -21,7 +21,11 @@ from gateway.domain import (
 )
 from gateway.values import boolean, money_major, status_of, text, utc_datetime, whole
 
-KIND = SourceKind.ZAVEIT
+#: this kind: its name in configs and its GraphQL SourceKind value
+KIND = SourceKind(
+    "zaveit",
+    "Zaveit (reseller marketplace): one offering and edition per order.",
+)
 
 STATUSES: dict[str, OrderStatus] = {
     "accepted": OrderStatus.COMPLETED,

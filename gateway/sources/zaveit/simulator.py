@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway.simulation import JSON, created_times, demo_rng, int_param, iso_z, people
+from gateway.simulation import JSON, Contract, created_times, demo_rng, int_param, iso_z, people
 from gateway.sources.zaveit import api
 
 DEMO_TOKEN = "demo-zaveit-session"
@@ -154,6 +154,12 @@ def _paged(request: Request, key: str, items: list[Any]) -> Response:
     )
 
 
+def listed(data: Data) -> list[tuple[str, str]]:
+    """(creation time as the backend writes it, the gateway's sourceId) of every order in
+    ``data``: what the tests check the gateway's lists against."""
+    return [(o["created"], o["id"]) for o in data.orders]
+
+
 def create_app(data: Data, *, token: str = DEMO_TOKEN) -> Starlette:
     def denied(request: Request) -> Response | None:
         if request.headers.get("~session") != token:
@@ -224,3 +230,20 @@ def _z(stamp: str) -> str:
 
 def demo_source(base_url: str) -> dict[str, Any]:
     return {"kind": "zaveit", "base_url": base_url, "token": DEMO_TOKEN}
+
+
+#: the seed order and the refusal the contract suite checks (tests/test_sources_contract.py)
+CONTRACT = Contract(
+    seed_id="order-id-1",
+    missing_id="no-such-order",
+    credential="token",
+    auth_header="~session",
+    auth_backend_code="UNAUTHORIZED",
+    customer_path="/v1/account/",
+    number="00000001",
+    status="COMPLETED",
+    source_status="accepted",
+    created_at="2025-06-20T08:27:58.763000+00:00",
+    total=("1871.77", "NOK"),
+    line_count=1,
+)
