@@ -252,11 +252,11 @@ def _simulators(
     orders: int | None = None,
 ) -> SimulatorSet:
     from gateway.simulation import RequestLog
-    from gateway.simulators import SIMULATORS, SimulatorSet
+    from gateway.simulators import SIMULATORS, SimulatorSet, rate_limited
 
     simulators = SimulatorSet(
         log=RequestLog(keep=False),
-        options={} if rate_limit else {"highlevel": {"rate_limit": None}},
+        options={} if rate_limit else {kind: {"rate_limit": None} for kind in rate_limited()},
         orders=orders,
     )
     if latency_ms:
@@ -446,9 +446,9 @@ def main(argv: list[str] | None = None) -> int:
 
             sys.stdout.write(config_schema_text())
         elif args.command == "manifest-schema":
-            from gateway.sources.manifest.model import Manifest
+            from gateway.sources.registry import manifest_json_schema
 
-            sys.stdout.write(json.dumps(Manifest.model_json_schema(), indent=2) + "\n")
+            sys.stdout.write(json.dumps(manifest_json_schema(), indent=2) + "\n")
         elif args.command == "check":
             return _check(_config(args.config, env))
         elif args.command == "serve":

@@ -89,9 +89,9 @@ def demo_config(
 ) -> dict[str, Any]:
     """The config mapping of the demo: one source per kind, open access, introspection on.
 
-    Every source has a fixed token, unless ``token_store`` is given: then adobe and hl-main
-    get their tokens from the simulators' token endpoints and renew them (``gateway demo``),
-    hl-main keeping its rotated refresh token in that file.
+    Every source has a fixed token, unless ``token_store`` is given: then the kinds whose
+    credentials renew (``Simulated.renewing``) get their tokens from the simulators' token
+    endpoints and renew them (``gateway demo``), a rotated refresh token kept in that file.
     """
     renewing = token_store is not None
     sources = {
@@ -115,14 +115,24 @@ def simulator_config_toml(base_url: str, *, rate_limit: bool = True) -> str:
     """The config file for simulators served at ``base_url`` (``gateway simulate
     --print-config``): the demo's sources with their fixed demo credentials, open access."""
     config = demo_config(base_url)
-    if not rate_limit:  # the simulator enforces none: no client-side budget either
-        config["sources"]["hl-main"]["rate_limit"] = 0
+    if not rate_limit:  # the simulators enforce none: no client-side budget either
+        for kind in rate_limited():
+            config["sources"][SIMULATORS[kind][1]]["rate_limit"] = 0
     header = (
         f"# The built-in simulators at {base_url} (gateway simulate --print-config).\n"
         "# Demo credentials and open access: for trying the gateway, never for real data.\n"
         "# Every key: docs/configuration.md\n\n"
     )
     return header + tomli_w.dumps(config)
+
+
+def rate_limited() -> list[str]:
+    """The kinds whose simulator enforces its backend's rate limit (``Simulated``)."""
+    return [
+        kind
+        for kind, adapter in ADAPTERS.items()
+        if adapter.simulator is not None and adapter.simulator.rate_limited
+    ]
 
 
 def _credentials(kind: str, token_store: str | None) -> Mapping[str, Any]:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from gateway.sources.registry import ADAPTERS
+
 GATEWAY = Path(__file__).resolve().parent.parent / "gateway"
 
 
@@ -71,3 +73,19 @@ def test_one_error_format_and_one_encoder() -> None:
         "format_error": ["gateway/error_format.py"],
         "dumps": ["gateway/encoding.py"],
     }
+
+
+def test_no_backend_kind_imports_another() -> None:
+    # Every registered kind, read from the registry, so a new kind is held to it with no
+    # list to update. The manifest engine is the one kind others may be built on
+    # (WooCommerce is a manifest with samples).
+    folders = {name: GATEWAY / "sources" / name for name in ADAPTERS}
+    assert [name for name, folder in folders.items() if not folder.is_dir()] == []
+    crossings = [
+        (str(path.relative_to(GATEWAY.parent)), other)
+        for name, folder in folders.items()
+        for path in sorted(folder.rglob("*.py"))
+        for other in folders
+        if other not in (name, "manifest") and importers_of(f"gateway.sources.{other}", [path])
+    ]
+    assert crossings == []

@@ -174,6 +174,10 @@ class Simulated:
     #: for credentials that renew (``gateway demo``): the keyword arguments of
     #: ``demo_source``, given the file a rotated refresh token may be kept in
     renewing: Callable[[str | None], Mapping[str, Any]] | None = None
+    #: the simulator enforces the backend's documented rate limit (``create_app``'s
+    #: ``rate_limit``), which ``gateway simulate --no-rate-limit`` switches off, and its
+    #: demo source's client-side budget with it
+    rate_limited: bool = False
 
 
 @dataclass(frozen=True)

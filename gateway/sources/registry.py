@@ -5,10 +5,13 @@ described by a manifest (docs/manifests.md) is a folder with its file and sample
 
 from __future__ import annotations
 
+from typing import Any
+
 from gateway.domain import SourceKind
 from gateway.sources import adobe_vip, hamgam, highlevel, licensespring, woocommerce, zaveit
 from gateway.sources.base import Adapter
 from gateway.sources.manifest import user_adapter
+from gateway.sources.manifest.model import Manifest
 
 
 def kinds() -> list[SourceKind]:
@@ -28,3 +31,19 @@ ADAPTERS: dict[str, Adapter] = {
         user_adapter(kinds),
     )
 }
+
+
+def manifest_json_schema() -> dict[str, Any]:
+    """A manifest's JSON Schema (``gateway manifest-schema``, docs/manifest.schema.json),
+    its ``source_kind`` one of the registered kinds."""
+    schema = Manifest.model_json_schema()
+    described = schema["properties"]["source_kind"]["description"]
+    schema["$defs"]["SourceKind"] = {
+        "description": "The backend products the gateway speaks to.",
+        "enum": [kind.value for kind in kinds()],
+        "title": "SourceKind",
+        "type": "string",
+    }
+    schema["$defs"] = dict(sorted(schema["$defs"].items()))
+    schema["properties"]["source_kind"] = {"$ref": "#/$defs/SourceKind", "description": described}
+    return schema

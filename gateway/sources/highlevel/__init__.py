@@ -14,5 +14,6 @@ ADAPTER = Adapter(
         "hl-main",
         # the demo's credentials that renew, from the simulator's token endpoint
         renewing=lambda token_store: {"renewing": True, "token_store": token_store},
+        rate_limited=True,  # 100 calls per 10 s per location (docs/backends.md)
     ),
 )

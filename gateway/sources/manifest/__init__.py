@@ -67,9 +67,10 @@ def user_adapter(kinds: Callable[[], Iterable[SourceKind]]) -> Adapter:
         found = known.get(manifest.source_kind)
         if found is None:
             line = line_of(Path(path).read_text(encoding="utf-8"), ("source_kind",))
+            names = [repr(name) for name in known]
             raise ManifestError(
-                f"{path}:{line}: source_kind: unknown kind '{manifest.source_kind}' "
-                f"(known: {', '.join(known)})"
+                f"{path}:{line}: source_kind: Input should be "
+                f"{', '.join(names[:-1])} or {names[-1]}"
             )
         return found
 

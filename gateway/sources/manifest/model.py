@@ -237,11 +237,9 @@ class Manifest(Strict):
     """A REST order API, described."""
 
     kind: str = Field(description='The kind\'s name in configs (kind = "...").')
-    source_kind: str = Field(
-        pattern=r"^[a-z][a-z0-9_]*$",
-        description="The sourceKind its objects report: a shipped kind's own name, "
-        '"manifest", or a built-in kind it re-expresses (lower case, as in configs).',
-    )
+    #: one of the registry's kinds, checked when a config is read (``gateway.sources.manifest``);
+    #: the published schema lists them (``registry.manifest_json_schema``)
+    source_kind: str = Field(description="The sourceKind its objects report.")
     description: str = Field(description="One line: which API this is.")
     docs: str | None = Field(default=None, description="The vendor's API documentation.")
     settings: dict[str, SettingKey] = Field(default_factory=dict)
