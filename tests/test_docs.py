@@ -20,6 +20,7 @@ from gateway.config import settings_from_mapping
 from gateway.reference import config_reference, config_schema, undescribed
 from gateway.simulators import SIMULATORS
 from gateway.sources.registry import ADAPTERS
+from tests.conftest import SOURCE_OF
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -181,12 +182,7 @@ def test_simulate_print_config_runs_check_and_export_unchanged(tmp_path: Path) -
         assert done.returncode == 0, done.stdout + done.stderr
         rows = [line.split() for line in done.stdout.splitlines()[1:]]
         assert {(row[0], row[1], row[2]) for row in rows} == {
-            ("licensing", "licensespring", "OK"),
-            ("reseller", "zaveit", "OK"),
-            ("eu-shop", "hamgam", "OK"),
-            ("adobe", "adobe_vip", "OK"),
-            ("hl-main", "highlevel", "OK"),
-            ("woo", "woocommerce", "OK"),
+            (name, kind, "OK") for kind, name in SOURCE_OF.items()
         }
 
         query = tmp_path / "orders.graphql"

@@ -20,7 +20,7 @@ from starlette.testclient import TestClient
 from gateway import ids
 from gateway.config import Settings, settings_from_mapping
 from gateway.schema.query import build_schema, schema_sdl
-from tests.conftest import Simulators, codes, gateway_client, gql
+from tests.conftest import SHIPPED, Simulators, codes, gateway_client, gql
 
 ROOT = Path(__file__).resolve().parent.parent
 ENTITIES = """query Entities($r: [_Any!]!) { _entities(representations: $r) {
@@ -39,7 +39,7 @@ NODE = """query One($id: ID!) { node(id: $id) {
 
 
 def federated(sims: Simulators, **security: Any) -> Settings:
-    conf = sims.config()
+    conf = sims.config(SHIPPED)
     conf["server"] = {"federation": True}
     conf["security"].update(security)
     return settings_from_mapping(conf)

@@ -16,7 +16,7 @@ from typing import Any
 from starlette.testclient import TestClient
 
 from gateway.values import currency_exponent, with_minor_digits, write_decimal
-from tests.conftest import Simulators, codes, gateway_client, gql
+from tests.conftest import SOURCE_OF, Simulators, codes, gateway_client, gql
 
 MONEY = "amount currency"
 ORDER = f"""source sourceId createdAt updatedAt
@@ -75,14 +75,7 @@ def every_order(client: TestClient) -> list[dict[str, Any]]:
 
 def test_every_datetime_and_amount_of_every_kind_has_one_format(client: TestClient) -> None:
     nodes = every_order(client)
-    assert {n["source"] for n in nodes} == {
-        "licensing",
-        "reseller",
-        "eu-shop",
-        "adobe",
-        "hl-main",
-        "woo",
-    }
+    assert {n["source"] for n in nodes} == set(SOURCE_OF.values())
     datetimes = [v for k, v in walk(nodes) if k in DATETIME_KEYS and v is not None]
     amounts = [
         v for k, v in walk(nodes) if isinstance(v, dict) and set(v) == {"amount", "currency"}

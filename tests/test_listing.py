@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from gateway.simulation import NOW, iso_z
 from gateway.simulators import SIMULATORS
 from gateway.sources.hamgam.simulator import TEHRAN
-from tests.conftest import SOURCE_OF, Simulators, codes, gateway_client, gql
+from tests.conftest import SHIPPED, SOURCE_OF, Simulators, codes, gateway_client, gql
 
 PAGE = """query($f: OrderFilter, $n: Int, $after: String) {
   orders(filter: $f, first: $n, after: $after) {
@@ -194,7 +194,7 @@ def test_pushdown_and_gateway_filtering_give_the_same_pages(sims: Simulators) ->
 
 
 def test_status_filter_is_exact(sims: Simulators) -> None:
-    with gateway_client(sims.settings()) as client:
+    with gateway_client(sims.settings(SHIPPED)) as client:
         body = gql(client, PAGE, {"f": {"status": ["CANCELLED"]}, "n": 200})
     statuses = {e["node"]["status"] for e in body["data"]["orders"]["edges"]}
     assert statuses == {"CANCELLED"}

@@ -19,7 +19,7 @@ from gateway.config import settings_from_mapping
 from gateway.errors import ConfigError
 from gateway.sources import hamgam, woocommerce
 from gateway.sources.manifest import ManifestError, load
-from gateway.sources.registry import manifest_json_schema
+from gateway.sources.registry import kinds, manifest_json_schema
 from tests.conftest import Simulators, gql
 
 HAMGAM_MANIFEST = Path(hamgam.__file__).parent / "manifest.toml"
@@ -232,10 +232,10 @@ def test_a_users_manifest_is_a_source_and_its_errors_name_file_and_line(
     line = text.splitlines().index('source_kind = "manifest"') + 1
     with pytest.raises(ConfigError) as refused:
         settings_from_mapping({**conf, "sources": {"mine": {**table, "manifest": str(unknown)}}})
+    *names, last = [repr(kind.value) for kind in kinds()]  # the registry's, in its order
     assert str(refused.value) == (
         f"sources.mine.manifest: {unknown}:{line}: source_kind: Input should be "
-        "'licensespring', 'zaveit', 'hamgam', 'adobe_vip', 'highlevel', 'woocommerce' or "
-        "'manifest'"
+        f"{', '.join(names)} or {last}"
     )
 
     missing_key = {k: v for k, v in table.items() if k != "token"}

@@ -13,7 +13,7 @@ import httpx
 from starlette.testclient import TestClient
 
 from gateway.app import create_app
-from tests.conftest import KINDS, Simulators, gateway_client
+from tests.conftest import KINDS, SOURCE_OF, Simulators, gateway_client
 from tests.live import wait_until_up
 from tests.redis_server import free_port
 
@@ -36,12 +36,7 @@ def test_ready_through_every_backend_failing_with_each_state_listed(sims: Simula
     assert {e["extensions"]["source"] for e in failed["errors"]} == set(overrides)
     assert after.status_code == 200 and after.json()["ready"] is True
     assert after.json()["sources"] == {
-        "licensing": {"kind": "licensespring", "healthy": False},
-        "reseller": {"kind": "zaveit", "healthy": False},
-        "eu-shop": {"kind": "hamgam", "healthy": False},
-        "adobe": {"kind": "adobe_vip", "healthy": False},
-        "hl-main": {"kind": "highlevel", "healthy": False},
-        "woo": {"kind": "woocommerce", "healthy": False},
+        name: {"kind": kind, "healthy": False} for kind, name in SOURCE_OF.items()
     }
     assert after.json()["cache"] == {"backend": "memory", "healthy": True}
     assert health.status_code == 200 and health.json() == {"status": "ok"}

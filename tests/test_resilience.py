@@ -14,7 +14,7 @@ from gateway.config import settings_from_mapping
 from gateway.resilience.budget import LocalBudget
 from gateway.resilience.retry import parse_retry_after
 from gateway.simulators import BackgroundServer, SimulatorSet, demo_config
-from tests.conftest import Simulators, codes, gateway_client, gql
+from tests.conftest import SHIPPED, Simulators, codes, gateway_client, gql
 
 EPOCH = datetime(2026, 11, 23, tzinfo=UTC)
 
@@ -94,7 +94,7 @@ def test_five_sources_four_of_them_misbehaving(sims: Simulators) -> None:
 
 def test_a_failing_source_leaves_the_merged_list_to_the_others(sims: Simulators) -> None:
     sims.set.faults.set("zaveit", "status=503")
-    with gateway_client(sims.settings(), FakeClock()) as client:
+    with gateway_client(sims.settings(SHIPPED), FakeClock()) as client:
         body = gql(client, "{ orders(first: 40) { nodes { source } pageInfo { hasNextPage } } }")
     sources = {n["source"] for n in body["data"]["orders"]["nodes"]}
     assert sources == {"licensing", "eu-shop", "adobe", "hl-main"}
@@ -241,7 +241,7 @@ def test_a_misshapen_line_item_in_a_list_fails_its_source_only_when_items_are_as
 ) -> None:
     newest = sims.set.data["hamgam"].orders[0]
     newest["items"][0]["total"] = "lots"
-    with gateway_client(sims.settings()) as client:
+    with gateway_client(sims.settings(SHIPPED)) as client:
         plain = gql(client, "{ orders(first: 60) { nodes { source sourceId } } }")
         detailed = gql(
             client, "{ orders(first: 60) { nodes { source lineItems { __typename } } } }"
