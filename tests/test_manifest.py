@@ -290,8 +290,7 @@ def test_gateway_check_reports_a_broken_manifest_in_one_line(tmp_path: Path) -> 
 def test_the_manifest_schema_is_docs_manifest_schema_json() -> None:
     committed = json.loads((ROOT / "docs" / "manifest.schema.json").read_text())
     assert committed == manifest_json_schema(), (
-        "docs/manifest.schema.json is stale: run `.venv/bin/gateway manifest-schema >"
-        " docs/manifest.schema.json`"
+        "docs/manifest.schema.json is stale: run `make docs`"
     )
 
 
